@@ -1,0 +1,140 @@
+// Environment → typed configuration, read once at start. A bad value is a ConfigError naming the variable and
+// what it expects; the process entry prints that one line and exits.
+export class ConfigError extends Error {
+  override name = 'ConfigError'
+}
+
+export type TrustProxy = boolean | number | string[]
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
+
+export interface Config {
+  port: number
+  host: string
+  /** Unset: embedded PostgreSQL (PGlite) in dataDir. */
+  databaseUrl: string | undefined
+  /** Unset: in-process bus, one node. */
+  redisUrl: string | undefined
+  /** Unset with the embedded database: generated once and kept in dataDir. */
+  jwtSecret: string | undefined
+  dataDir: string
+  trustProxy: TrustProxy
+  logLevel: LogLevel
+  accessTokenTtl: number
+  refreshTokenTtl: number
+  maxStreamsPerUser: number
+  authRateLimit: number
+  messageRateLimit: number
+  /** '*' for any origin, a list of origins, or false for same-origin only. */
+  corsOrigins: '*' | string[] | false
+}
+
+type Env = Record<string, string | undefined>
+
+const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name]
+  if (raw === undefined || raw === '') return fallback
+  if (!/^\d+$/.test(raw.trim()) || Number(raw) < min || Number(raw) > max) {
+    throw new ConfigError(`${name} must be an integer from ${min} to ${max} (got "${raw}")`)
+  }
+  return Number(raw)
+}
+
+function optional(env: Env, name: string): string | undefined {
+  const raw = env[name]?.trim()
+  return raw ? raw : undefined
+}
+
+function url(env: Env, name: string, protocols: string[]): string | undefined {
+  const raw = optional(env, name)
+  if (raw === undefined) return undefined
+  let parsed: URL
+  try {
+    parsed = new URL(raw)
+  } catch {
+    throw new ConfigError(`${name} must be a URL like ${protocols[0]}//host:port/… (got an unparsable value)`)
+  }
+  if (!protocols.includes(parsed.protocol)) {
+    throw new ConfigError(`${name} must use ${protocols.join(' or ')} (got "${parsed.protocol}")`)
+  }
+  return raw
+}
+
+function trustProxy(env: Env): TrustProxy {
+  const raw = optional(env, 'TRUST_PROXY')
+  if (raw === undefined || raw === 'false') return false
+  if (raw === 'true') return true
+  if (/^\d+$/.test(raw)) return Number(raw)
+  const list = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+  if (
+    list.some(
+      (entry) =>
+        !/^[0-9a-fA-F.:]+(\/\d{1,3})?$/.test(entry) && !['loopback', 'linklocal', 'uniquelocal'].includes(entry)
+    )
+  ) {
+    throw new ConfigError(
+      'TRUST_PROXY must be true, false, a number of hops, or a comma-separated list of proxy addresses/CIDRs'
+    )
+  }
+  return list
+}
+
+function corsOrigins(env: Env): Config['corsOrigins'] {
+  const raw = optional(env, 'CORS_ORIGINS')
+  if (raw === undefined) return false
+  if (raw === '*') return '*'
+  const list = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+  for (const origin of list) {
+    let parsed: URL | undefined
+    try {
+      parsed = new URL(origin)
+    } catch {
+      parsed = undefined
+    }
+    if (!parsed || parsed.origin !== origin) {
+      throw new ConfigError(
+        `CORS_ORIGINS must be "*" or comma-separated origins like https://app.example.com (bad: "${origin}")`
+      )
+    }
+  }
+  return list
+}
+
+/** Reads and validates the whole configuration; throws ConfigError on the first bad value. */
+export function loadConfig(env: Env = process.env): Config {
+  const databaseUrl = url(env, 'DATABASE_URL', ['postgres:', 'postgresql:'])
+  const jwtSecret = optional(env, 'JWT_SECRET')
+  if (jwtSecret !== undefined && Buffer.byteLength(jwtSecret) < 32) {
+    throw new ConfigError('JWT_SECRET must be at least 32 bytes long')
+  }
+  if (databaseUrl !== undefined && jwtSecret === undefined) {
+    throw new ConfigError('JWT_SECRET is required when DATABASE_URL is set (at least 32 bytes, the same on every node)')
+  }
+  const logLevel = (optional(env, 'LOG_LEVEL') ?? 'info') as LogLevel
+  if (!LOG_LEVELS.includes(logLevel)) {
+    throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')} (got "${logLevel}")`)
+  }
+  return {
+    port: integer(env, 'PORT', 3000, 0, 65535),
+    host: optional(env, 'HOST') ?? '127.0.0.1',
+    databaseUrl,
+    redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:']),
+    jwtSecret,
+    dataDir: optional(env, 'DATA_DIR') ?? './data',
+    trustProxy: trustProxy(env),
+    logLevel,
+    accessTokenTtl: integer(env, 'ACCESS_TOKEN_TTL', 900, 10, 86_400),
+    refreshTokenTtl: integer(env, 'REFRESH_TOKEN_TTL', 30 * 86_400, 60, 365 * 86_400),
+    maxStreamsPerUser: integer(env, 'MAX_STREAMS_PER_USER', 10, 1, 10_000),
+    authRateLimit: integer(env, 'AUTH_RATE_LIMIT', 20, 1, 1_000_000),
+    messageRateLimit: integer(env, 'MESSAGE_RATE_LIMIT', 100, 1, 1_000_000),
+    corsOrigins: corsOrigins(env)
+  }
+}

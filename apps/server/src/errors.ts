@@ -1,0 +1,36 @@
+// Every error the API throws on purpose, with its stable code. Handlers throw these; the one error handler
+// in app.ts turns them into the contract's error shape.
+import createError from '@fastify/error'
+
+export const Unauthorized = createError('CHAT_UNAUTHORIZED', 'Missing, invalid or expired access token', 401)
+export const Forbidden = createError('CHAT_FORBIDDEN', '%s', 403)
+export const RouteNotFound = createError('CHAT_NOT_FOUND', 'Route %s %s not found', 404)
+export const UserNotFound = createError('CHAT_USER_NOT_FOUND', 'User not found', 404)
+export const RoomNotFound = createError('CHAT_ROOM_NOT_FOUND', 'Room not found', 404)
+export const UsernameTaken = createError('CHAT_USERNAME_TAKEN', 'That username is taken', 409)
+export const InvalidCredentials = createError('CHAT_INVALID_CREDENTIALS', 'Invalid username or password', 401)
+export const InvalidRefreshToken = createError('CHAT_INVALID_REFRESH_TOKEN', 'Invalid or expired refresh token', 401)
+export const WrongPassword = createError('CHAT_WRONG_PASSWORD', 'The current password is wrong', 403)
+export const CurrentPasswordRequired = createError(
+  'CHAT_CURRENT_PASSWORD_REQUIRED',
+  'Changing the password needs currentPassword',
+  400
+)
+export const InvalidCursor = createError('CHAT_INVALID_CURSOR', 'The cursor is not one this API gave out', 400)
+export const RateLimited = createError('CHAT_RATE_LIMITED', 'Too many requests; retry in %s', 429)
+export const ServerBusy = createError('CHAT_SERVER_BUSY', 'The server is busy; retry shortly', 503)
+export const Unavailable = createError('CHAT_UNAVAILABLE', 'A backing service is unavailable; retry shortly', 503)
+export const NotMember = createError('CHAT_NOT_MEMBER', 'Only members of the room may do this', 403)
+export const NotRoomOwner = createError('CHAT_NOT_ROOM_OWNER', 'Only the owner of the room may do this', 403)
+export const OwnerCannotLeave = createError(
+  'CHAT_OWNER_CANNOT_LEAVE',
+  'The owner cannot leave the room; delete it instead',
+  409
+)
+export const TooManyStreams = createError(
+  'CHAT_TOO_MANY_STREAMS',
+  'Too many open streams for this user (limit %s)',
+  429
+)
+export const InvalidLastEventId = createError('CHAT_INVALID_LAST_EVENT_ID', 'Last-Event-ID must be an integer ≥ 0', 400)
+export const InvalidQuery = createError('CHAT_INVALID_QUERY', '%s', 400)

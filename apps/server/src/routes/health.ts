@@ -1,0 +1,38 @@
+// Liveness and readiness for load balancers and orchestrators.
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from 'typebox'
+
+const Health = Type.Object({ status: Type.String(), checks: Type.Optional(Type.Record(Type.String(), Type.String())) })
+
+const health: FastifyPluginAsyncTypebox = async (app) => {
+  app.get(
+    '/healthz',
+    { schema: { tags: ['operations'], summary: 'The process is running', security: [], response: { 200: Health } } },
+    async () => ({ status: 'ok' })
+  )
+
+  app.get(
+    '/readyz',
+    {
+      schema: {
+        tags: ['operations'],
+        summary: 'The database answers (and the bus is subscribed)',
+        security: [],
+        response: { 200: Health, 503: Health }
+      }
+    },
+    async (_request, reply) => {
+      const checks: Record<string, string> = {}
+      try {
+        await app.dbPing(2000)
+        checks.database = 'ok'
+      } catch {
+        checks.database = 'unavailable'
+      }
+      const ready = Object.values(checks).every((v) => v === 'ok')
+      return reply.code(ready ? 200 : 503).send({ status: ready ? 'ok' : 'unavailable', checks })
+    }
+  )
+}
+
+export default health

@@ -1,0 +1,165 @@
+// The one build(t) helper every test uses: a fresh database for each app (a clone of a migrated PGlite, or a
+// new PostgreSQL database copied from a migrated template, chosen by TEST_DB), the app built from a config
+// with test-friendly values, and everything released when the test ends.
+import { createHash, randomBytes } from 'node:crypto'
+import { readdir, readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import tap, { type Test } from 'tap'
+import postgres from 'postgres'
+import { PGlite } from '@electric-sql/pglite'
+import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify'
+import { migrate, migrationsFolder, type DbOptions } from '@chat/db'
+import { buildApp, type AppOptions } from '../src/app.ts'
+import { loadConfig, type Config } from '../src/config.ts'
+
+export const TEST_DB = process.env.TEST_DB === 'postgres' ? 'postgres' : 'pglite'
+const ADMIN_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
+export const TEST_SECRET = 'test-secret-0123456789-abcdefghijklmnopqrstuvwxyz'
+
+let pgliteTemplate: Promise<PGlite> | undefined
+
+async function migrationsHash(): Promise<string> {
+  const hash = createHash('sha256')
+  for (const file of (await readdir(migrationsFolder)).sort()) {
+    if (file.endsWith('.sql')) hash.update(await readFile(join(migrationsFolder, file)))
+  }
+  return hash.digest('hex').slice(0, 12)
+}
+
+function withDatabase(url: string, database: string): string {
+  const u = new URL(url)
+  u.pathname = `/${database}`
+  return u.toString()
+}
+
+export interface FreshDatabase {
+  options: DbOptions
+  /** postgres only: the URL of the fresh database (for tests that open their own connection). */
+  url?: string
+  drop(): Promise<void>
+}
+
+/** A new, migrated, empty database of the kind TEST_DB names. */
+export async function freshDatabase(): Promise<FreshDatabase> {
+  if (TEST_DB === 'pglite') {
+    pgliteTemplate ??= (async () => {
+      const template = await PGlite.create()
+      await migrate({ kind: 'pglite', client: template })
+      // An open PGlite keeps the process alive; the template lives until the file's last test.
+      tap.teardown(() => template.close())
+      return template
+    })()
+    const client = (await (await pgliteTemplate).clone()) as PGlite
+    return { options: { kind: 'pglite', client }, drop: () => client.close() }
+  }
+  const admin = postgres(ADMIN_URL, { max: 1, onnotice: () => {} })
+  try {
+    const template = `chat_test_tpl_${await migrationsHash()}`
+    await admin`select pg_advisory_lock(4242002)`
+    try {
+      const [exists] = await admin`select 1 from pg_database where datname = ${template}`
+      if (!exists) {
+        await admin.unsafe(`create database "${template}"`)
+        await migrate({ kind: 'postgres', url: withDatabase(ADMIN_URL, template) })
+      }
+    } finally {
+      await admin`select pg_advisory_unlock(4242002)`
+    }
+    const name = `chat_test_${randomBytes(6).toString('hex')}`
+    await admin.unsafe(`create database "${name}" template "${template}"`)
+    const url = withDatabase(ADMIN_URL, name)
+    return {
+      options: { kind: 'postgres', url, poolSize: 5 },
+      url,
+      drop: async () => {
+        const dropper = postgres(ADMIN_URL, { max: 1, onnotice: () => {} })
+        await dropper.unsafe(`drop database if exists "${name}" with (force)`)
+        await dropper.end()
+      }
+    }
+  } finally {
+    await admin.end()
+  }
+}
+
+/** The configuration tests run with: the defaults, generous rate limits, quiet logs. */
+export function testConfig(overrides: Partial<Config> = {}): Config {
+  return {
+    ...loadConfig({}),
+    jwtSecret: TEST_SECRET,
+    logLevel: 'silent',
+    authRateLimit: 10_000,
+    messageRateLimit: 10_000,
+    ...overrides
+  }
+}
+
+export interface BuildOptions extends Partial<Omit<AppOptions, 'config'>> {
+  config?: Partial<Config>
+}
+
+/** Builds an app on a fresh database; closed and dropped when the test ends. */
+export async function build(t: Test, options: BuildOptions = {}): Promise<FastifyInstance> {
+  const db = options.database ? undefined : await freshDatabase()
+  const app = await buildApp({
+    ...options,
+    config: testConfig(options.config),
+    database: options.database ?? db!.options
+  })
+  t.teardown(async () => {
+    await app.close()
+    await db?.drop()
+  })
+  return app
+}
+
+export interface TestUser {
+  id: string
+  username: string
+  password: string
+  accessToken: string
+  refreshToken: string
+  auth: { authorization: string }
+}
+
+let counter = 0
+export function uniqueName(prefix = 'user'): string {
+  return `${prefix}_${process.pid}_${++counter}`
+}
+
+/** Registers and logs in a new user. */
+export async function signUp(
+  app: FastifyInstance,
+  username = uniqueName(),
+  password = 'correct horse battery'
+): Promise<TestUser> {
+  const created = await app.inject({ method: 'POST', url: '/users', payload: { username, password } })
+  if (created.statusCode !== 201) throw new Error(`register failed: ${created.statusCode} ${created.body}`)
+  const session = await login(app, username, password)
+  return { id: created.json().id, username, password, ...session }
+}
+
+export async function login(app: FastifyInstance, username: string, password: string) {
+  const res = await app.inject({ method: 'POST', url: '/auth/login', payload: { username, password } })
+  if (res.statusCode !== 200) throw new Error(`login failed: ${res.statusCode} ${res.body}`)
+  const { accessToken, refreshToken } = res.json()
+  return { accessToken, refreshToken, auth: { authorization: `Bearer ${accessToken}` } }
+}
+
+/** app.inject with the user's bearer token. */
+export function as(
+  app: FastifyInstance,
+  user: { auth: { authorization: string } },
+  opts: InjectOptions
+): Promise<LightMyRequestResponse> {
+  return app.inject({ ...opts, headers: { ...user.auth, ...opts.headers } })
+}
+
+/** Asserts the contract's error shape with the given status and code. */
+export function assertError(t: Test, res: LightMyRequestResponse, status: number, code: string): void {
+  t.equal(res.statusCode, status, `status ${status} (${res.body.slice(0, 200)})`)
+  const body = res.json()
+  t.same(Object.keys(body).sort(), ['code', 'error', 'message', 'statusCode'], 'error shape')
+  t.equal(body.statusCode, status)
+  t.equal(body.code, code)
+}

@@ -1,0 +1,43 @@
+// Shapes every route shares: ids, the error body, pagination. One definition so the OpenAPI document and the
+// handlers cannot drift apart.
+import { Type, type Static } from 'typebox'
+
+export const Uuid = Type.String({ format: 'uuid', description: 'UUID' })
+export const Timestamp = Type.String({ format: 'date-time', description: 'ISO 8601 UTC time' })
+
+// C0 controls other than tab, line feed and carriage return, and DEL, are refused in free text.
+export const NO_CONTROL_CHARS = '^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F]*$'
+// Single-line text (names): no control characters at all.
+export const SINGLE_LINE = '^[^\\u0000-\\u001F\\u007F]*$'
+
+export const ErrorBody = Type.Object(
+  {
+    statusCode: Type.Integer(),
+    code: Type.String({ description: 'stable machine-readable code, CHAT_* or FST_*' }),
+    error: Type.String(),
+    message: Type.String()
+  },
+  { description: 'Every error has this shape' }
+)
+export type ErrorBody = Static<typeof ErrorBody>
+
+export const PageQuery = Type.Object(
+  {
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 50 })),
+    cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 512, description: 'opaque; from nextCursor' }))
+  },
+  { additionalProperties: false }
+)
+export type PageQuery = Static<typeof PageQuery>
+
+export const Page = <T extends Parameters<typeof Type.Array>[0]>(item: T) =>
+  Type.Object({
+    items: Type.Array(item),
+    nextCursor: Type.Union([Type.String(), Type.Null()], {
+      description: 'pass as ?cursor= for the next page; null at the end'
+    })
+  })
+
+// Error responses a route may give, keyed by status, so every status appears in the OpenAPI document.
+export const errors = (...statuses: number[]): Record<number, typeof ErrorBody> =>
+  Object.fromEntries(statuses.map((s) => [s, ErrorBody]))

@@ -1,0 +1,105 @@
+// Rooms, memberships and the room log: bodies, responses and the stored event shape shared by history and
+// the SSE stream.
+import { Type, type Static } from 'typebox'
+import { NO_CONTROL_CHARS, PageQuery, SINGLE_LINE, Timestamp, Uuid } from './common.ts'
+import { User } from './users.ts'
+
+export const Room = Type.Object({
+  id: Uuid,
+  name: Type.String(),
+  topic: Type.Union([Type.String(), Type.Null()]),
+  ownerId: Uuid,
+  createdAt: Timestamp,
+  memberCount: Type.Integer(),
+  lastSeq: Type.Integer({ description: 'seq of the newest stored event; 0 for a new room' })
+})
+export type Room = Static<typeof Room>
+
+export const EventType = Type.Union([
+  Type.Literal('message'),
+  Type.Literal('member.joined'),
+  Type.Literal('member.left')
+])
+export type EventType = Static<typeof EventType>
+
+export const RoomEvent = Type.Object({
+  id: Uuid,
+  roomId: Uuid,
+  seq: Type.Integer({ minimum: 1 }),
+  type: EventType,
+  user: User,
+  text: Type.Union([Type.String(), Type.Null()]),
+  clientMsgId: Type.Union([Type.String(), Type.Null()]),
+  createdAt: Timestamp
+})
+export type RoomEvent = Static<typeof RoomEvent>
+
+export const Member = Type.Object({
+  user: User,
+  role: Type.Union([Type.Literal('owner'), Type.Literal('member')]),
+  joinedAt: Timestamp
+})
+export type Member = Static<typeof Member>
+
+export const CreateRoomBody = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 64, pattern: SINGLE_LINE }),
+    topic: Type.Optional(Type.Union([Type.String({ maxLength: 256, pattern: SINGLE_LINE }), Type.Null()]))
+  },
+  { additionalProperties: false }
+)
+export type CreateRoomBody = Static<typeof CreateRoomBody>
+
+export const RoomIdBody = Type.Object({ roomId: Uuid }, { additionalProperties: false })
+export type RoomIdBody = Static<typeof RoomIdBody>
+
+export const PostMessageBody = Type.Object(
+  {
+    roomId: Uuid,
+    text: Type.String({ minLength: 1, maxLength: 4000, pattern: NO_CONTROL_CHARS }),
+    clientMsgId: Type.Optional(Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' }))
+  },
+  { additionalProperties: false }
+)
+export type PostMessageBody = Static<typeof PostMessageBody>
+
+export const RoomParams = Type.Object({ roomId: Uuid }, { additionalProperties: false })
+export type RoomParams = Static<typeof RoomParams>
+
+export const RoomListQuery = Type.Object(
+  {
+    ...PageQuery.properties,
+    mine: Type.Optional(Type.Boolean({ description: 'only rooms the caller is a member of' }))
+  },
+  { additionalProperties: false }
+)
+export type RoomListQuery = Static<typeof RoomListQuery>
+
+export const HistoryQuery = Type.Object(
+  {
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 50 })),
+    before: Type.Optional(Type.Integer({ minimum: 1, description: 'the page just before this seq' })),
+    after: Type.Optional(Type.Integer({ minimum: 0, description: 'the page just after this seq' }))
+  },
+  { additionalProperties: false }
+)
+export type HistoryQuery = Static<typeof HistoryQuery>
+
+export const HistoryPage = Type.Object({
+  items: Type.Array(RoomEvent, { description: 'always ascending by seq' }),
+  hasMore: Type.Boolean({ description: 'more events lie beyond the page in the direction read' })
+})
+export type HistoryPage = Static<typeof HistoryPage>
+
+export const StreamQuery = Type.Object(
+  {
+    access_token: Type.Optional(
+      Type.String({ maxLength: 4096, description: 'for EventSource, which cannot send headers' })
+    ),
+    lastEventId: Type.Optional(
+      Type.String({ maxLength: 20, description: 'replay events after this seq; the Last-Event-ID header wins' })
+    )
+  },
+  { additionalProperties: false }
+)
+export type StreamQuery = Static<typeof StreamQuery>

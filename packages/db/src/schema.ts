@@ -1,0 +1,111 @@
+// The tables: users and their sessions, rooms, memberships and each room's numbered event log.
+// Every change here is followed by `pnpm db:generate`, which writes the committed SQL migration.
+import { sql } from 'drizzle-orm'
+import { bigint, index, integer, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core'
+
+const createdAt = () => timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow()
+
+export const users = pgTable(
+  'users',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    username: text('username').notNull(),
+    displayName: text('display_name').notNull(),
+    passwordHash: text('password_hash'),
+    createdAt: createdAt(),
+    deletedAt: timestamp('deleted_at', { withTimezone: true, mode: 'date' })
+  },
+  // A deleted user's name is free again; their row stays so their messages keep their author id.
+  (t) => [
+    uniqueIndex('users_username_live')
+      .on(t.username)
+      .where(sql`${t.deletedAt} is null`)
+  ]
+)
+
+export const sessions = pgTable(
+  'sessions',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    createdAt: createdAt(),
+    expiresAt: timestamp('expires_at', { withTimezone: true, mode: 'date' }).notNull(),
+    revokedAt: timestamp('revoked_at', { withTimezone: true, mode: 'date' }),
+    revokedReason: text('revoked_reason')
+  },
+  (t) => [index('sessions_user').on(t.userId)]
+)
+
+// One row per refresh token ever issued; only the SHA-256 of the token is kept. A row with rotated_at set
+// that is presented again is a replay and revokes the whole session.
+export const refreshTokens = pgTable(
+  'refresh_tokens',
+  {
+    tokenHash: text('token_hash').primaryKey(),
+    sessionId: uuid('session_id')
+      .notNull()
+      .references(() => sessions.id, { onDelete: 'cascade' }),
+    createdAt: createdAt(),
+    expiresAt: timestamp('expires_at', { withTimezone: true, mode: 'date' }).notNull(),
+    rotatedAt: timestamp('rotated_at', { withTimezone: true, mode: 'date' })
+  },
+  (t) => [index('refresh_tokens_session').on(t.sessionId)]
+)
+
+export const rooms = pgTable(
+  'rooms',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    name: text('name').notNull(),
+    topic: text('topic'),
+    ownerId: uuid('owner_id')
+      .notNull()
+      .references(() => users.id),
+    createdAt: createdAt(),
+    // The head of the room's log; the row lock taken to bump it orders concurrent writers.
+    lastSeq: bigint('last_seq', { mode: 'number' }).notNull().default(0),
+    memberCount: integer('member_count').notNull().default(0)
+  },
+  (t) => [index('rooms_created').on(t.createdAt, t.id)]
+)
+
+export const memberships = pgTable(
+  'memberships',
+  {
+    roomId: uuid('room_id')
+      .notNull()
+      .references(() => rooms.id, { onDelete: 'cascade' }),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id),
+    role: text('role', { enum: ['owner', 'member'] }).notNull(),
+    joinedAt: timestamp('joined_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow()
+  },
+  (t) => [primaryKey({ columns: [t.roomId, t.userId] }), index('memberships_user').on(t.userId, t.roomId)]
+)
+
+export const roomEvents = pgTable(
+  'room_events',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    roomId: uuid('room_id')
+      .notNull()
+      .references(() => rooms.id, { onDelete: 'cascade' }),
+    seq: bigint('seq', { mode: 'number' }).notNull(),
+    type: text('type', { enum: ['message', 'member.joined', 'member.left'] }).notNull(),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id),
+    text: text('text'),
+    clientMsgId: text('client_msg_id'),
+    createdAt: createdAt()
+  },
+  (t) => [
+    uniqueIndex('room_events_seq').on(t.roomId, t.seq),
+    uniqueIndex('room_events_client_msg')
+      .on(t.roomId, t.userId, t.clientMsgId)
+      .where(sql`${t.clientMsgId} is not null`)
+  ]
+)

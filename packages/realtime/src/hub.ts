@@ -1,0 +1,228 @@
+// A node's view of the realtime system: it owns every local stream and the broadcasters of the rooms
+// they watch, holds a room's bus subscription exactly as long as the room has local streams, and
+// carries the per-node timers (one heartbeat, one flush per turn) so nothing scales per stream.
+import { Broadcaster } from './broadcaster.ts'
+import type { Bus } from './bus.ts'
+import { CONTROL_CHANNEL, parseControlMessage, type EndStreamsFilter } from './protocol.ts'
+import { Stream } from './stream.ts'
+import type { CloseReason, ErrorHandler, LoadEvents, RealtimeMetrics, StreamSink } from './types.ts'
+
+export interface HubOptions {
+  readonly bus: Bus
+  readonly loadEvents: LoadEvents
+  /** The room's current last seq: where a room's broadcaster starts on this node. */
+  readonly headSeq: (roomId: string) => Promise<number>
+  readonly heartbeatMs?: number
+  /** Per stream: queued frames + frames held during a replay + the socket's unsent bytes. */
+  readonly maxBacklogBytes?: number
+  /** Events per database read (replays and gap fills). */
+  readonly pageSize?: number
+  /** How long a room may fail to catch up from the database before its streams are closed. */
+  readonly catchUpDeadlineMs?: number
+  readonly metrics?: RealtimeMetrics
+  readonly onError?: ErrorHandler
+}
+
+export interface AttachOptions {
+  readonly roomId: string
+  readonly userId: string
+  readonly sessionId: string
+  /** The response, headers already written. */
+  readonly res: StreamSink
+  /** Replay stored events after this seq first (an integer >= 0, validated by the caller); null: start live. */
+  readonly lastEventId: number | null
+  /** When the access token expires (ms epoch): the stream closes with `token_expired` then. */
+  readonly expiresAt?: number
+}
+
+export class Hub {
+  #opts: Required<Omit<HubOptions, 'metrics'>> & Pick<HubOptions, 'metrics'>
+  #rooms = new Map<string, Broadcaster>()
+  #streams = new Set<Stream>()
+  #perUser = new Map<string, number>()
+  #dirty = new Set<Stream>()
+  #flushHandle: NodeJS.Immediate | null = null
+  #heartbeat: NodeJS.Timeout
+  #offReconnect: () => void
+  #control: Promise<void>
+  #unsubscribing = new Set<Promise<void>>()
+  #closing: Promise<void> | null = null
+
+  constructor(opts: HubOptions) {
+    this.#opts = {
+      ...opts,
+      heartbeatMs: opts.heartbeatMs ?? 15_000,
+      maxBacklogBytes: opts.maxBacklogBytes ?? 1024 * 1024,
+      pageSize: opts.pageSize ?? 100,
+      catchUpDeadlineMs: opts.catchUpDeadlineMs ?? 60_000,
+      onError: opts.onError ?? (() => {})
+    }
+    this.#control = opts.bus.subscribe(CONTROL_CHANNEL, this.#onControl)
+    this.#control.catch(this.#opts.onError)
+    this.#offReconnect = opts.bus.onReconnect(() => {
+      for (const room of this.#rooms.values()) room.resync()
+    })
+    this.#heartbeat = setInterval(() => this.#tick(), this.#opts.heartbeatMs)
+    this.#heartbeat.unref()
+  }
+
+  get streamCount(): number {
+    return this.#streams.size
+  }
+
+  /** Rooms with a broadcaster (and a bus subscription) on this node. */
+  get roomCount(): number {
+    return this.#rooms.size
+  }
+
+  /** Bytes the streams hold in memory (sockets' own buffers aside). */
+  get bufferedBytes(): number {
+    let total = 0
+    for (const stream of this.#streams) total += stream.heldBytes
+    return total
+  }
+
+  countForUser(userId: string): number {
+    return this.#perUser.get(userId) ?? 0
+  }
+
+  /**
+   * Hands the response over to the hub. Resolves once the stream is registered (a replay goes on in
+   * the background); rejects, having written nothing, if the room cannot be opened or the hub is closed.
+   */
+  async attach(opts: AttachOptions): Promise<Stream> {
+    if (this.#closing) throw new Error('hub is closed')
+    await this.#control
+    if (this.#closing) throw new Error('hub is closed')
+    const room = this.#rooms.get(opts.roomId) ?? this.#openRoom(opts.roomId)
+    room.attaching++
+    try {
+      await room.ready
+    } finally {
+      room.attaching--
+    }
+    if (this.#closing || room.disposed) throw new Error('hub is closed')
+    const position = room.position
+    const replaying = opts.lastEventId !== null && opts.lastEventId !== position
+    const stream = new Stream({
+      roomId: opts.roomId,
+      userId: opts.userId,
+      sessionId: opts.sessionId,
+      sink: opts.res,
+      lastSeq: opts.lastEventId ?? position,
+      liveFrom: position,
+      replaying,
+      maxBacklogBytes: this.#opts.maxBacklogBytes,
+      metrics: this.#opts.metrics,
+      scheduleFlush: this.#scheduleFlush,
+      onEnd: (ended) => this.#detach(ended, room)
+    })
+    this.#streams.add(stream)
+    room.streams.add(stream)
+    this.#perUser.set(opts.userId, this.countForUser(opts.userId) + 1)
+    stream.start(opts.expiresAt)
+    if (replaying && !stream.closed) {
+      stream.replay(this.#opts.loadEvents, this.#opts.headSeq, this.#opts.pageSize).catch((error: unknown) => {
+        this.#opts.onError(error)
+        stream.close('catch_up_failed')
+      })
+    }
+    return stream
+  }
+
+  /** Ends the matching local streams with a `close` frame; returns how many. */
+  endStreams(filter: EndStreamsFilter, reason: CloseReason): number {
+    const sessionIds = new Set(filter.sessionIds)
+    let ended = 0
+    for (const stream of this.#streams) {
+      const bySession = sessionIds.has(stream.sessionId)
+      const byUser = stream.userId === filter.userId && stream.sessionId !== filter.exceptSessionId
+      if (bySession || byUser) {
+        stream.close(reason)
+        ended++
+      }
+    }
+    return ended
+  }
+
+  /** Closes every stream with `reason`, drops every room and releases timers and subscriptions. */
+  close(reason: CloseReason = 'shutdown'): Promise<void> {
+    this.#closing ??= this.#shutdown(reason)
+    return this.#closing
+  }
+
+  async #shutdown(reason: CloseReason): Promise<void> {
+    clearInterval(this.#heartbeat)
+    this.#offReconnect()
+    for (const stream of this.#streams) stream.close(reason)
+    for (const room of this.#rooms.values()) this.#dropRoom(room)
+    if (this.#flushHandle) clearImmediate(this.#flushHandle)
+    this.#flushHandle = null
+    this.#dirty.clear()
+    const control = this.#control.then(
+      () => this.#opts.bus.unsubscribe(CONTROL_CHANNEL, this.#onControl),
+      () => undefined
+    )
+    await Promise.all([control, ...this.#unsubscribing])
+  }
+
+  #openRoom(roomId: string): Broadcaster {
+    const room = new Broadcaster({
+      roomId,
+      bus: this.#opts.bus,
+      loadEvents: this.#opts.loadEvents,
+      headSeq: this.#opts.headSeq,
+      pageSize: this.#opts.pageSize,
+      catchUpDeadlineMs: this.#opts.catchUpDeadlineMs,
+      metrics: this.#opts.metrics,
+      onError: this.#opts.onError
+    })
+    this.#rooms.set(roomId, room)
+    room.ready.catch(() => this.#dropRoom(room))
+    return room
+  }
+
+  #dropRoom(room: Broadcaster): void {
+    if (room.disposed) return
+    if (this.#rooms.get(room.roomId) === room) this.#rooms.delete(room.roomId)
+    const done = room.dispose().catch(this.#opts.onError)
+    this.#unsubscribing.add(done)
+    void done.finally(() => this.#unsubscribing.delete(done))
+  }
+
+  #detach(stream: Stream, room: Broadcaster): void {
+    this.#streams.delete(stream)
+    this.#dirty.delete(stream)
+    const count = this.countForUser(stream.userId) - 1
+    if (count > 0) this.#perUser.set(stream.userId, count)
+    else this.#perUser.delete(stream.userId)
+    room.streams.delete(stream)
+    if (room.streams.size === 0 && room.attaching === 0) this.#dropRoom(room)
+  }
+
+  #onControl = (raw: string): void => {
+    try {
+      const msg = parseControlMessage(raw)
+      this.endStreams(msg, msg.reason)
+    } catch (error) {
+      this.#opts.onError(error)
+    }
+  }
+
+  #scheduleFlush = (stream: Stream): void => {
+    this.#dirty.add(stream)
+    this.#flushHandle ??= setImmediate(this.#flushAll)
+  }
+
+  #flushAll = (): void => {
+    this.#flushHandle = null
+    const dirty = this.#dirty
+    this.#dirty = new Set()
+    for (const stream of dirty) stream.flush()
+  }
+
+  #tick(): void {
+    for (const stream of this.#streams) stream.ping()
+    for (const room of this.#rooms.values()) room.tick()
+  }
+}

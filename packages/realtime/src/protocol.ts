@@ -1,0 +1,112 @@
+// The envelopes nodes exchange on the bus. Building and checking them lives here alone, so the
+// server never hand-builds one and a malformed message is refused before it reaches any stream.
+import type { Bus } from './bus.ts'
+import type { EndReason, RoomEvent, RoomEventType } from './types.ts'
+
+export const CONTROL_CHANNEL = 'control'
+
+export function roomChannel(roomId: string): string {
+  return `room:${roomId}`
+}
+
+/** A stored event (`t`: when it was published, ms epoch) or a room deletion, on `room:<id>`. */
+export type RoomMessage =
+  | { readonly k: 'event'; readonly t: number; readonly e: RoomEvent }
+  | { readonly k: 'room.deleted'; readonly roomId: string }
+
+/** Streams to end: those of the listed sessions, and/or all of a user's but one session's. */
+export interface EndStreamsFilter {
+  readonly sessionIds?: readonly string[]
+  readonly userId?: string
+  readonly exceptSessionId?: string
+}
+
+export interface EndMessage extends EndStreamsFilter {
+  readonly k: 'end'
+  readonly reason: EndReason
+}
+
+const EVENT_TYPES: ReadonlySet<string> = new Set<RoomEventType>(['message', 'member.joined', 'member.left'])
+const END_REASONS: ReadonlySet<string> = new Set<EndReason>(['logout', 'session_ended', 'user_deleted'])
+
+type Json = Record<string, unknown>
+
+function isObject(value: unknown): value is Json {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+function isRoomEvent(value: unknown, roomId: string): value is RoomEvent {
+  return (
+    isObject(value) &&
+    value.roomId === roomId &&
+    Number.isSafeInteger(value.seq) &&
+    (value.seq as number) > 0 &&
+    typeof value.type === 'string' &&
+    EVENT_TYPES.has(value.type) &&
+    isObject(value.user) &&
+    typeof value.user.id === 'string'
+  )
+}
+
+function isOptionalString(value: unknown): boolean {
+  return value === undefined || typeof value === 'string'
+}
+
+function parseJson(raw: string): Json {
+  const value: unknown = JSON.parse(raw)
+  if (!isObject(value)) throw new Error('bus message is not a JSON object')
+  return value
+}
+
+/** Parses a message of `room:<roomId>`; throws when it is not one this room can deliver. */
+export function parseRoomMessage(raw: string, roomId: string): RoomMessage {
+  const msg = parseJson(raw)
+  if (msg.k === 'event' && typeof msg.t === 'number' && isRoomEvent(msg.e, roomId)) {
+    return { k: 'event', t: msg.t, e: msg.e }
+  }
+  if (msg.k === 'room.deleted' && msg.roomId === roomId) return { k: 'room.deleted', roomId }
+  throw new Error(`malformed message on ${roomChannel(roomId)}`)
+}
+
+/** Parses a message of the control channel; throws when it is malformed. */
+export function parseControlMessage(raw: string): EndMessage {
+  const msg = parseJson(raw)
+  const sessionIds = msg.sessionIds
+  if (
+    msg.k === 'end' &&
+    typeof msg.reason === 'string' &&
+    END_REASONS.has(msg.reason) &&
+    (sessionIds === undefined || (Array.isArray(sessionIds) && sessionIds.every((id) => typeof id === 'string'))) &&
+    isOptionalString(msg.userId) &&
+    isOptionalString(msg.exceptSessionId)
+  ) {
+    return msg as unknown as EndMessage
+  }
+  throw new Error(`malformed message on ${CONTROL_CHANNEL}`)
+}
+
+export interface Publisher {
+  /** Call only after the event's transaction committed: receivers may read it back from the database. */
+  publishEvent(event: RoomEvent): Promise<void>
+  publishRoomDeleted(roomId: string): Promise<void>
+  /** Ends matching streams on every node, each with a `close` frame carrying `reason`. */
+  endStreams(filter: EndStreamsFilter, reason: EndReason): Promise<void>
+}
+
+export function createPublisher(bus: Bus): Publisher {
+  return {
+    publishEvent: (event) =>
+      bus.publish(roomChannel(event.roomId), JSON.stringify({ k: 'event', t: Date.now(), e: event })),
+    publishRoomDeleted: (roomId) => bus.publish(roomChannel(roomId), JSON.stringify({ k: 'room.deleted', roomId })),
+    endStreams: (filter, reason) => {
+      const msg: EndMessage = {
+        k: 'end',
+        reason,
+        sessionIds: filter.sessionIds,
+        userId: filter.userId,
+        exceptSessionId: filter.exceptSessionId
+      }
+      return bus.publish(CONTROL_CHANNEL, JSON.stringify(msg))
+    }
+  }
+}

@@ -1,0 +1,56 @@
+// The vocabulary the realtime package shares with the server: the slice of a stored room event it
+// relies on, the reasons a stream can end, the writable it streams to, and the hooks it reports through.
+
+export type RoomEventType = 'message' | 'member.joined' | 'member.left'
+
+/**
+ * A stored room event. Only these fields steer delivery; every other field of the server's
+ * RoomEvent travels untouched into the SSE data line.
+ */
+export interface RoomEvent {
+  readonly roomId: string
+  readonly seq: number
+  readonly type: RoomEventType
+  readonly user: { readonly id: string }
+}
+
+/** Reads stored events of a room with seq > afterSeq, ascending, at most `limit` of them. */
+export type LoadEvents = (roomId: string, afterSeq: number, limit: number) => Promise<RoomEvent[]>
+
+/** Reasons ended cluster-wide through the control channel. */
+export type EndReason = 'logout' | 'session_ended' | 'user_deleted'
+
+/** Reasons sent to the client in the final `close` frame. */
+export type CloseReason =
+  EndReason | 'token_expired' | 'left_room' | 'room_deleted' | 'slow_consumer' | 'shutdown' | 'catch_up_failed'
+
+/** Why a stream stopped, as metrics see it: a close we sent, or the client going away. */
+export type StreamEndReason = CloseReason | 'client_closed'
+
+/**
+ * What a stream writes to: an `http.ServerResponse` whose headers are already written,
+ * or anything shaped like one.
+ */
+export interface StreamSink {
+  write(chunk: Buffer): boolean
+  end(): void
+  destroy(): void
+  readonly writableLength: number
+  readonly destroyed: boolean
+  on(event: 'close' | 'drain', listener: () => void): unknown
+}
+
+/** Observer the server maps onto its Prometheus metrics. */
+export interface RealtimeMetrics {
+  streamOpened(): void
+  streamClosed(reason: StreamEndReason): void
+  /** Stored-event frames queued to streams (live, replayed or drained after a replay). */
+  delivered(count: number): void
+  /** Publish-to-delivery time of a live event, once per event per node. */
+  deliveryLatency(ms: number): void
+  slowConsumer(): void
+  /** Events a broadcaster had to read from the database because the bus lost them. */
+  gapFilled(count: number): void
+}
+
+export type ErrorHandler = (error: unknown) => void
