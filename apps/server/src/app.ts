@@ -16,9 +16,14 @@ import passwordsPlugin from './plugins/passwords.ts'
 import authPlugin from './plugins/auth.ts'
 import rateLimitPlugin from './plugins/rate-limit.ts'
 import docsPlugin from './plugins/docs.ts'
+import metricsPlugin from './plugins/metrics.ts'
+import realtimePlugin, { type RealtimeOptions } from './plugins/realtime.ts'
 import healthRoutes from './routes/health.ts'
 import authRoutes from './routes/auth.ts'
 import userRoutes from './routes/users.ts'
+import roomRoutes from './routes/rooms.ts'
+import messageRoutes from './routes/messages.ts'
+import eventRoutes from './routes/events.ts'
 
 export const BODY_LIMIT = 64 * 1024
 
@@ -26,6 +31,8 @@ export interface AppOptions {
   config: Config
   /** Overrides the database the config describes (tests hand in a fresh one). */
   database?: DbOptions
+  /** The bus and stream tuning (tests shorten the heartbeat or hand in a lossy bus). */
+  realtime?: RealtimeOptions
   /** Where log lines go (default: stdout); tests read them from here. */
   logStream?: DestinationStream
 }
@@ -128,6 +135,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     maxAge: 600
   })
   await app.register(docsPlugin)
+  await app.register(metricsPlugin)
   await app.register(dbPlugin, { database })
   await app.register(passwordsPlugin)
   await app.register(authPlugin, {
@@ -136,9 +144,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     refreshTokenTtl: config.refreshTokenTtl
   })
   await app.register(rateLimitPlugin, { authPerMinute: config.authRateLimit, messagesPer10s: config.messageRateLimit })
+  await app.register(realtimePlugin, options.realtime ?? {})
 
   await app.register(healthRoutes)
   await app.register(authRoutes)
   await app.register(userRoutes)
+  await app.register(roomRoutes)
+  await app.register(messageRoutes)
+  await app.register(eventRoutes, { maxStreamsPerUser: config.maxStreamsPerUser })
   return app
 }

@@ -27,10 +27,7 @@ export const OwnerCannotLeave = createError(
   'The owner cannot leave the room; delete it instead',
   409
 )
-export const TooManyStreams = createError(
-  'CHAT_TOO_MANY_STREAMS',
-  'Too many open streams for this user (limit %s)',
-  429
-)
+// The contract's code for every 429; the message says which limit.
+export const TooManyStreams = createError('CHAT_RATE_LIMITED', 'Too many open streams for this user (limit %s)', 429)
 export const InvalidLastEventId = createError('CHAT_INVALID_LAST_EVENT_ID', 'Last-Event-ID must be an integer ≥ 0', 400)
 export const InvalidQuery = createError('CHAT_INVALID_QUERY', '%s', 400)

@@ -5,9 +5,8 @@
 import fp from 'fastify-plugin'
 import jwt from '@fastify/jwt'
 import { createHash, randomBytes } from 'node:crypto'
-import { and, eq, gt, inArray, isNotNull, isNull, ne } from 'drizzle-orm'
 import type { FastifyRequest } from 'fastify'
-import { tables } from '@chat/db'
+import { tables, and, eq, gt, inArray, isNotNull, isNull, ne } from '@chat/db'
 import { InvalidRefreshToken, Unauthorized } from '../errors.ts'
 
 export const TOKEN_ISSUER = 'chat-api'

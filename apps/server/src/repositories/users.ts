@@ -1,8 +1,7 @@
 // Reading and writing users. A deleted user keeps their row (their messages still name them) but loses their
 // name, their password and their profile.
-import { and, asc, eq, gt, isNull, like } from 'drizzle-orm'
 import type { User } from '@chat/contracts'
-import { tables, type Database } from '@chat/db'
+import { tables, type Database, and, asc, eq, gt, isNull, like } from '@chat/db'
 import { InvalidCursor } from '../errors.ts'
 
 const { users } = tables

@@ -1,9 +1,8 @@
 // Registration and profiles. Only the user themself may change or delete their account.
 import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import { and, eq, isNull } from 'drizzle-orm'
 import { Page, RegisterBody, UpdateUserBody, User, UserListQuery, UserParams, errors } from '@chat/contracts'
-import { tables } from '@chat/db'
+import { tables, and, eq, isNull } from '@chat/db'
 import { CurrentPasswordRequired, Forbidden, UserNotFound, UsernameTaken, WrongPassword } from '../errors.ts'
 import {
   DELETED_DISPLAY_NAME,
@@ -13,6 +12,7 @@ import {
   listUsers,
   toUser
 } from '../repositories/users.ts'
+import { removeUserFromRooms } from '../repositories/rooms.ts'
 
 const { users } = tables
 
@@ -142,16 +142,21 @@ const users_: FastifyPluginAsyncTypebox = async (app) => {
         const user = await findLiveUser(app.db, userId)
         if (!user) throw new UserNotFound()
         if (userId !== request.auth.userId) throw new Forbidden('Only the user themself may delete their account')
-        await app.db
-          .update(users)
-          .set({
-            deletedAt: new Date(),
-            username: DELETED_USERNAME,
-            displayName: DELETED_DISPLAY_NAME,
-            passwordHash: null
-          })
-          .where(eq(users.id, userId))
+        const { deletedRoomIds, leftEvents } = await app.db.transaction(async (tx) => {
+          await tx
+            .update(users)
+            .set({
+              deletedAt: new Date(),
+              username: DELETED_USERNAME,
+              displayName: DELETED_DISPLAY_NAME,
+              passwordHash: null
+            })
+            .where(eq(users.id, userId))
+          return removeUserFromRooms(tx, userId)
+        })
         await app.sessions.revokeUser(userId, 'user_deleted')
+        for (const roomId of deletedRoomIds) await app.realtime.publishRoomDeleted(roomId)
+        for (const event of leftEvents) await app.realtime.publishEvent(event)
         return reply.code(204).send(null)
       }
     )

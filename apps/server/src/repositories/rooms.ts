@@ -1,0 +1,302 @@
+// Rooms, memberships and the room log. Every change that stores an event runs in one transaction that first
+// locks the room's row: that lock orders concurrent writers, so `seq = last_seq + 1` has no gap and no
+// duplicate however many nodes write. Callers publish the returned events only after the commit.
+import { v7 as uuidv7 } from 'uuid'
+import type { EventType, Member, Room, RoomEvent } from '@chat/contracts'
+import { tables, type Database, type Transaction, and, asc, desc, eq, gt, lt, sql } from '@chat/db'
+import { NotMember, NotRoomOwner, OwnerCannotLeave, RoomNotFound } from '../errors.ts'
+import { decodeCursor, encodeCursor, toUser } from './users.ts'
+
+const { rooms, memberships, roomEvents, users } = tables
+type RoomRow = typeof rooms.$inferSelect
+type Executor = Database | Transaction
+
+export function toRoom(row: RoomRow): Room {
+  return {
+    id: row.id,
+    name: row.name,
+    topic: row.topic,
+    ownerId: row.ownerId,
+    createdAt: row.createdAt.toISOString(),
+    memberCount: row.memberCount,
+    lastSeq: row.lastSeq
+  }
+}
+
+const eventColumns = {
+  id: roomEvents.id,
+  roomId: roomEvents.roomId,
+  seq: roomEvents.seq,
+  type: roomEvents.type,
+  text: roomEvents.text,
+  clientMsgId: roomEvents.clientMsgId,
+  createdAt: roomEvents.createdAt,
+  user: { id: users.id, username: users.username, displayName: users.displayName, createdAt: users.createdAt }
+}
+
+type EventRow = {
+  id: string
+  roomId: string
+  seq: number
+  type: EventType
+  text: string | null
+  clientMsgId: string | null
+  createdAt: Date
+  user: Parameters<typeof toUser>[0]
+}
+
+function toEvent(row: EventRow): RoomEvent {
+  return {
+    id: row.id,
+    roomId: row.roomId,
+    seq: row.seq,
+    type: row.type,
+    user: toUser(row.user),
+    text: row.text,
+    clientMsgId: row.clientMsgId,
+    createdAt: row.createdAt.toISOString()
+  }
+}
+
+function selectEvents(db: Executor) {
+  return db.select(eventColumns).from(roomEvents).innerJoin(users, eq(users.id, roomEvents.userId))
+}
+
+/** Stored events with seq > afterSeq, ascending: what replays and gap fills read. */
+export async function eventsAfter(db: Executor, roomId: string, afterSeq: number, limit: number): Promise<RoomEvent[]> {
+  const rows = await selectEvents(db)
+    .where(and(eq(roomEvents.roomId, roomId), gt(roomEvents.seq, afterSeq)))
+    .orderBy(asc(roomEvents.seq))
+    .limit(limit)
+  return rows.map(toEvent)
+}
+
+/** One page of history, always ascending; hasMore says whether more lie in the direction read. */
+export async function history(
+  db: Database,
+  roomId: string,
+  { limit, before, after }: { limit: number; before?: number | undefined; after?: number | undefined }
+): Promise<{ items: RoomEvent[]; hasMore: boolean }> {
+  const inRoom = eq(roomEvents.roomId, roomId)
+  const rows =
+    after !== undefined
+      ? await selectEvents(db)
+          .where(and(inRoom, gt(roomEvents.seq, after)))
+          .orderBy(asc(roomEvents.seq))
+          .limit(limit + 1)
+      : await selectEvents(db)
+          .where(before !== undefined ? and(inRoom, lt(roomEvents.seq, before)) : inRoom)
+          .orderBy(desc(roomEvents.seq))
+          .limit(limit + 1)
+  const page = rows.slice(0, limit)
+  if (after === undefined) page.reverse()
+  return { items: page.map(toEvent), hasMore: rows.length > limit }
+}
+
+export async function findRoom(db: Executor, roomId: string): Promise<RoomRow | undefined> {
+  const [row] = await db.select().from(rooms).where(eq(rooms.id, roomId))
+  return row
+}
+
+/** Locks the room's row for the rest of the transaction; 404 when there is no such room. */
+async function lockRoom(tx: Transaction, roomId: string): Promise<RoomRow> {
+  const [row] = await tx.select().from(rooms).where(eq(rooms.id, roomId)).for('update')
+  if (!row) throw new RoomNotFound()
+  return row
+}
+
+async function membership(db: Executor, roomId: string, userId: string) {
+  const [row] = await db
+    .select({ role: memberships.role })
+    .from(memberships)
+    .where(and(eq(memberships.roomId, roomId), eq(memberships.userId, userId)))
+  return row
+}
+
+/** 404 for an unknown room, 403 CHAT_NOT_MEMBER for a room the user is not in. */
+export async function requireMember(db: Executor, roomId: string, userId: string): Promise<RoomRow> {
+  const room = await findRoom(db, roomId)
+  if (!room) throw new RoomNotFound()
+  if (!(await membership(db, roomId, userId))) throw new NotMember()
+  return room
+}
+
+/** Appends an event to a locked room's log and returns it, with the room's new state. */
+async function append(
+  tx: Transaction,
+  roomId: string,
+  event: { type: EventType; userId: string; text?: string; clientMsgId?: string },
+  memberDelta = 0
+): Promise<{ event: RoomEvent; room: RoomRow }> {
+  const [room] = await tx
+    .update(rooms)
+    .set({ lastSeq: sql`${rooms.lastSeq} + 1`, memberCount: sql`${rooms.memberCount} + ${memberDelta}` })
+    .where(eq(rooms.id, roomId))
+    .returning()
+  const id = uuidv7()
+  await tx.insert(roomEvents).values({
+    id,
+    roomId,
+    seq: room!.lastSeq,
+    type: event.type,
+    userId: event.userId,
+    text: event.text ?? null,
+    clientMsgId: event.clientMsgId ?? null
+  })
+  const [row] = await selectEvents(tx).where(eq(roomEvents.id, id))
+  return { event: toEvent(row as EventRow), room: room! }
+}
+
+export async function createRoom(db: Database, ownerId: string, name: string, topic: string | null): Promise<Room> {
+  return db.transaction(async (tx) => {
+    const [room] = await tx.insert(rooms).values({ id: uuidv7(), name, topic, ownerId, memberCount: 1 }).returning()
+    await tx.insert(memberships).values({ roomId: room!.id, userId: ownerId, role: 'owner' })
+    return toRoom(room!)
+  })
+}
+
+/** Joins (idempotent): the event is null when the user was already a member. */
+export async function joinRoom(
+  db: Database,
+  roomId: string,
+  userId: string
+): Promise<{ room: Room; event: RoomEvent | null }> {
+  return db.transaction(async (tx) => {
+    const locked = await lockRoom(tx, roomId)
+    if (await membership(tx, roomId, userId)) return { room: toRoom(locked), event: null }
+    await tx.insert(memberships).values({ roomId, userId, role: 'member' })
+    const { event, room } = await append(tx, roomId, { type: 'member.joined', userId }, 1)
+    return { room: toRoom(room), event }
+  })
+}
+
+/** Leaves (idempotent): the event is null when the user was not a member. */
+export async function leaveRoom(db: Database, roomId: string, userId: string): Promise<RoomEvent | null> {
+  return db.transaction(async (tx) => {
+    await lockRoom(tx, roomId)
+    const member = await membership(tx, roomId, userId)
+    if (!member) return null
+    if (member.role === 'owner') throw new OwnerCannotLeave()
+    return removeMember(tx, roomId, userId)
+  })
+}
+
+/** Deletes a membership of a locked room and logs member.left. */
+async function removeMember(tx: Transaction, roomId: string, userId: string): Promise<RoomEvent> {
+  await tx.delete(memberships).where(and(eq(memberships.roomId, roomId), eq(memberships.userId, userId)))
+  return (await append(tx, roomId, { type: 'member.left', userId }, -1)).event
+}
+
+export async function deleteRoom(db: Database, roomId: string, userId: string): Promise<void> {
+  await db.transaction(async (tx) => {
+    const room = await lockRoom(tx, roomId)
+    if (room.ownerId !== userId) throw new NotRoomOwner()
+    await tx.delete(rooms).where(eq(rooms.id, roomId))
+  })
+}
+
+/**
+ * Posts a message. A clientMsgId already used by this user in this room returns the first event instead
+ * (created: false) and stores nothing.
+ */
+export async function postMessage(
+  db: Database,
+  roomId: string,
+  userId: string,
+  text: string,
+  clientMsgId: string | undefined
+): Promise<{ event: RoomEvent; created: boolean }> {
+  const existing = async (executor: Executor) => {
+    if (clientMsgId === undefined) return undefined
+    const [row] = await selectEvents(executor).where(
+      and(eq(roomEvents.roomId, roomId), eq(roomEvents.userId, userId), eq(roomEvents.clientMsgId, clientMsgId))
+    )
+    return row && toEvent(row as EventRow)
+  }
+  try {
+    return await db.transaction(async (tx) => {
+      await lockRoom(tx, roomId)
+      if (!(await membership(tx, roomId, userId))) throw new NotMember()
+      const first = await existing(tx)
+      if (first) return { event: first, created: false }
+      return { event: (await append(tx, roomId, { type: 'message', userId, text, clientMsgId })).event, created: true }
+    })
+  } catch (error) {
+    // Two identical retries racing: the loser's transaction rolled back (no seq used); answer with the winner's.
+    const first = await existing(db).catch(() => undefined)
+    if (first) return { event: first, created: false }
+    throw error
+  }
+}
+
+export async function listRooms(
+  db: Database,
+  userId: string,
+  { mine, limit, cursor }: { mine: boolean; limit: number; cursor?: string | undefined }
+): Promise<{ items: Room[]; nextCursor: string | null }> {
+  const conditions = []
+  // Room ids are UUIDv7: ordering by id is ordering by creation, newest first.
+  if (cursor) conditions.push(lt(rooms.id, decodeCursor(cursor, isUuid)))
+  const base = mine
+    ? db
+        .select({ room: rooms })
+        .from(rooms)
+        .innerJoin(memberships, and(eq(memberships.roomId, rooms.id), eq(memberships.userId, userId)))
+    : db.select({ room: rooms }).from(rooms)
+  const rows = await base
+    .where(and(...conditions))
+    .orderBy(desc(rooms.id))
+    .limit(limit + 1)
+  const page = rows.slice(0, limit).map((r) => r.room)
+  const last = page.at(-1)
+  return { items: page.map(toRoom), nextCursor: rows.length > limit && last ? encodeCursor(last.id) : null }
+}
+
+export async function listMembers(
+  db: Database,
+  roomId: string,
+  { limit, cursor }: { limit: number; cursor?: string | undefined }
+): Promise<{ items: Member[]; nextCursor: string | null }> {
+  const conditions = [eq(memberships.roomId, roomId)]
+  if (cursor)
+    conditions.push(
+      gt(
+        users.username,
+        decodeCursor(cursor, (v): v is string => typeof v === 'string')
+      )
+    )
+  const rows = await db
+    .select({ user: users, role: memberships.role, joinedAt: memberships.joinedAt })
+    .from(memberships)
+    .innerJoin(users, eq(users.id, memberships.userId))
+    .where(and(...conditions))
+    .orderBy(asc(users.username))
+    .limit(limit + 1)
+  const page = rows.slice(0, limit)
+  const last = page.at(-1)
+  return {
+    items: page.map((r) => ({ user: toUser(r.user), role: r.role, joinedAt: r.joinedAt.toISOString() })),
+    nextCursor: rows.length > limit && last ? encodeCursor(last.user.username) : null
+  }
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+const isUuid = (v: unknown): v is string => typeof v === 'string' && UUID.test(v)
+
+/**
+ * A deleted user's rooms: the ones they own are deleted, the others they leave (one member.left each).
+ * Returns what to publish after the commit.
+ */
+export async function removeUserFromRooms(
+  tx: Transaction,
+  userId: string
+): Promise<{ deletedRoomIds: string[]; leftEvents: RoomEvent[] }> {
+  const owned = await tx.delete(rooms).where(eq(rooms.ownerId, userId)).returning({ id: rooms.id })
+  const joined = await tx.select({ roomId: memberships.roomId }).from(memberships).where(eq(memberships.userId, userId))
+  const leftEvents: RoomEvent[] = []
+  for (const { roomId } of joined) {
+    await lockRoom(tx, roomId)
+    leftEvents.push(await removeMember(tx, roomId, userId))
+  }
+  return { deletedRoomIds: owned.map((r) => r.id), leftEvents }
+}

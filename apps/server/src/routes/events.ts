@@ -1,0 +1,77 @@
+// The live stream of a room (Server-Sent Events). Auth, membership, resumption point and the per-user cap are
+// checked here; then the raw response is handed to the hub, which replays from the database, goes live and
+// ends the stream with a `close` frame when the token expires, the session ends or the room goes away.
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { RoomParams, StreamQuery, errors } from '@chat/contracts'
+import { Type } from 'typebox'
+import type { OutgoingHttpHeaders } from 'node:http'
+import { InvalidLastEventId, TooManyStreams } from '../errors.ts'
+import { requireMember } from '../repositories/rooms.ts'
+
+export interface EventsOptions {
+  maxStreamsPerUser: number
+}
+
+function parseLastEventId(value: string | undefined): number | null {
+  if (value === undefined) return null
+  if (!/^\d{1,15}$/.test(value.trim())) throw new InvalidLastEventId()
+  return Number(value.trim())
+}
+
+const eventRoutes: FastifyPluginAsyncTypebox<EventsOptions> = async (app, opts) => {
+  app.get(
+    '/rooms/:roomId/events',
+    {
+      onRequest: app.authenticate,
+      config: { tokenInQuery: true },
+      schema: {
+        tags: ['events'],
+        summary: 'Live events of a room (members only), as text/event-stream',
+        description:
+          'Stored events carry `id: <seq>`. Resume with the Last-Event-ID header (wins) or ?lastEventId=; ' +
+          '?lastEventId=0 replays the whole room. Unstored events: room.deleted, and close {reason} just ' +
+          'before the server ends the stream. `: ping` comments at least every 15 s. EventSource may pass ' +
+          'the token as ?access_token=.',
+        params: RoomParams,
+        querystring: StreamQuery,
+        response: {
+          200: Type.String({ description: 'text/event-stream' }),
+          ...errors(400, 401, 403, 404, 429)
+        }
+      }
+    },
+    async (request, reply) => {
+      const { roomId } = request.params
+      const { userId, sessionId, expiresAt } = request.auth
+      const header = request.headers['last-event-id']
+      const lastEventId = parseLastEventId(typeof header === 'string' ? header : request.query.lastEventId)
+      await requireMember(app.db, roomId, userId)
+      const { hub } = app.realtime
+      if (hub.countForUser(userId) >= opts.maxStreamsPerUser) {
+        reply.header('retry-after', '5')
+        throw new TooManyStreams(opts.maxStreamsPerUser)
+      }
+
+      reply.hijack()
+      const res = reply.raw
+      res.writeHead(200, {
+        ...(reply.getHeaders() as OutgoingHttpHeaders),
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache',
+        'x-accel-buffering': 'no',
+        connection: 'keep-alive'
+      })
+      // A reconnect hint, and a first chunk so proxies and clients see the stream open at once.
+      res.write('retry: 2000\n\n')
+      request.raw.socket.setNoDelay(true)
+      try {
+        await hub.attach({ roomId, userId, sessionId, res, lastEventId, expiresAt })
+      } catch (err) {
+        request.log.warn({ err }, 'stream could not attach')
+        res.end()
+      }
+    }
+  )
+}
+
+export default eventRoutes

@@ -1,0 +1,52 @@
+// Posting to a room and reading its history. Only members do either; a post is stored under the room's lock
+// and published after the commit; a repeated clientMsgId answers with the first event.
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { HistoryPage, HistoryQuery, PostMessageBody, RoomEvent, RoomParams, errors } from '@chat/contracts'
+import { InvalidQuery } from '../errors.ts'
+import { history, postMessage, requireMember } from '../repositories/rooms.ts'
+
+const messageRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  app.addHook('onRequest', app.authenticate)
+
+  app.post(
+    '/rooms/message',
+    {
+      config: { rateLimit: app.rateLimits.message },
+      schema: {
+        tags: ['messages'],
+        summary: 'Post a message (members only); a repeated clientMsgId returns the first event with 200',
+        body: PostMessageBody,
+        response: { 201: RoomEvent, 200: RoomEvent, ...errors(400, 401, 403, 404, 413, 415, 429) }
+      }
+    },
+    async (request, reply) => {
+      const { roomId, text, clientMsgId } = request.body
+      const { event, created } = await postMessage(app.db, roomId, request.auth.userId, text, clientMsgId)
+      if (created) await app.realtime.publishEvent(event)
+      return reply.code(created ? 201 : 200).send(event)
+    }
+  )
+
+  app.get(
+    '/rooms/:roomId/messages',
+    {
+      schema: {
+        tags: ['messages'],
+        summary:
+          'History (members only): the latest page, or ?before=SEQ / ?after=SEQ; items ascending; ' +
+          'hasMore: more events beyond the page in the direction read',
+        params: RoomParams,
+        querystring: HistoryQuery,
+        response: { 200: HistoryPage, ...errors(400, 401, 403, 404) }
+      }
+    },
+    async (request) => {
+      const { limit = 50, before, after } = request.query
+      if (before !== undefined && after !== undefined) throw new InvalidQuery('Give before or after, not both')
+      await requireMember(app.db, request.params.roomId, request.auth.userId)
+      return history(app.db, request.params.roomId, { limit, before, after })
+    }
+  )
+}
+
+export default messageRoutes
