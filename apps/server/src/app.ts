@@ -7,6 +7,7 @@ import cors from '@fastify/cors'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { STATUS_CODES } from 'node:http'
 import type { DbOptions } from '@chat/db'
+import { RedisBus } from '@chat/realtime'
 import type { Config } from './config.ts'
 import { RouteNotFound, Unavailable } from './errors.ts'
 import { validatorCompiler } from './validation.ts'
@@ -143,8 +144,14 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     accessTokenTtl: config.accessTokenTtl,
     refreshTokenTtl: config.refreshTokenTtl
   })
-  await app.register(rateLimitPlugin, { authPerMinute: config.authRateLimit, messagesPer10s: config.messageRateLimit })
-  await app.register(realtimePlugin, options.realtime ?? {})
+  await app.register(realtimePlugin, { redisUrl: config.redisUrl, ...options.realtime })
+  const { bus } = app.realtime
+  await app.register(rateLimitPlugin, {
+    authPerMinute: config.authRateLimit,
+    messagesPer10s: config.messageRateLimit,
+    // With Redis the budgets are shared by every node.
+    ...(bus instanceof RedisBus ? { redis: bus.commands } : {})
+  })
 
   await app.register(healthRoutes)
   await app.register(authRoutes)

@@ -1,5 +1,6 @@
 // The package's public surface: what the server needs to stream rooms and to publish into them.
 export { MemoryBus, type Bus, type BusHandler } from './bus.ts'
+export { RedisBus, type RedisBusOptions } from './redis-bus.ts'
 export { Hub, type AttachOptions, type HubOptions } from './hub.ts'
 export { CONTROL_CHANNEL, createPublisher, roomChannel, type EndStreamsFilter, type Publisher } from './protocol.ts'
 export type { Stream } from './stream.ts'

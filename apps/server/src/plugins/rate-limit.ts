@@ -4,13 +4,13 @@
 // budgets cluster-wide.
 import fp from 'fastify-plugin'
 import rateLimit, { type RateLimitOptions } from '@fastify/rate-limit'
-import type { Redis } from 'ioredis'
+import type { RedisBus } from '@chat/realtime'
 import { RateLimited } from '../errors.ts'
 
 export interface RateLimitPluginOptions {
   authPerMinute: number
   messagesPer10s: number
-  redis?: Redis
+  redis?: RedisBus['commands']
 }
 
 declare module 'fastify' {

@@ -2,14 +2,16 @@
 // the publisher the routes call after a commit. Revoked sessions end their streams on every node through the
 // bus. The hub is closed before the server stops listening, so every stream is told `shutdown`.
 import fp from 'fastify-plugin'
-import { Hub, MemoryBus, createPublisher, type Bus, type EndReason, type Publisher } from '@chat/realtime'
+import { Hub, MemoryBus, RedisBus, createPublisher, type Bus, type EndReason, type Publisher } from '@chat/realtime'
 import { tables, eq } from '@chat/db'
 import type { RevokeReason } from './auth.ts'
 import { eventsAfter } from '../repositories/rooms.ts'
 
 export interface RealtimeOptions {
-  /** A bus shared with other nodes; default: an in-process bus (one node). */
+  /** A bus handed in (tests); it stays open when the app closes. */
   bus?: Bus
+  /** Redis pub/sub between nodes; without it (and without bus) an in-process bus: one node. */
+  redisUrl?: string
   heartbeatMs?: number
   maxBacklogBytes?: number
 }
@@ -38,7 +40,11 @@ const END_REASON: Record<RevokeReason, EndReason> = {
 
 export default fp<RealtimeOptions>(
   async (app, opts) => {
-    const bus = opts.bus ?? new MemoryBus()
+    const bus =
+      opts.bus ??
+      (opts.redisUrl
+        ? new RedisBus({ url: opts.redisUrl, onError: (err) => app.log.warn({ err }, 'redis bus') })
+        : new MemoryBus())
     const { metrics } = app
     const hub = new Hub({
       bus,

@@ -29,6 +29,7 @@ const health: FastifyPluginAsyncTypebox = async (app) => {
       } catch {
         checks.database = 'unavailable'
       }
+      checks.bus = app.realtime.bus.ready ? 'ok' : 'unavailable'
       const ready = Object.values(checks).every((v) => v === 'ok')
       return reply.code(ready ? 200 : 503).send({ status: ready ? 'ok' : 'unavailable', checks })
     }
