@@ -19,6 +19,7 @@ import rateLimitPlugin from './plugins/rate-limit.ts'
 import docsPlugin from './plugins/docs.ts'
 import metricsPlugin from './plugins/metrics.ts'
 import realtimePlugin, { type RealtimeOptions } from './plugins/realtime.ts'
+import streamSlotsPlugin from './plugins/stream-slots.ts'
 import healthRoutes from './routes/health.ts'
 import authRoutes from './routes/auth.ts'
 import userRoutes from './routes/users.ts'
@@ -145,6 +146,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     refreshTokenTtl: config.refreshTokenTtl
   })
   await app.register(realtimePlugin, { redisUrl: config.redisUrl, ...options.realtime })
+  await app.register(streamSlotsPlugin, { maxStreamsPerUser: config.maxStreamsPerUser })
   const { bus } = app.realtime
   await app.register(rateLimitPlugin, {
     authPerMinute: config.authRateLimit,

@@ -37,6 +37,8 @@ export interface Sessions {
   revoke(sessionIds: string[], reason: RevokeReason): Promise<void>
   /** Revokes every live session of a user, except one when given. Returns the ids revoked. */
   revokeUser(userId: string, reason: RevokeReason, exceptSessionId?: string): Promise<string[]>
+  /** The session exists, belongs to the user, is not revoked, and the user is not deleted. */
+  isLive(userId: string, sessionId: string): Promise<boolean>
   /** Called with the ids of sessions just revoked, so their open streams can be ended. */
   onRevoked(listener: (ended: { sessionIds: string[]; reason: RevokeReason }) => void | Promise<void>): void
 }
@@ -80,7 +82,8 @@ export default fp<AuthOptions>(
   async (app, opts) => {
     await app.register(jwt, {
       secret: opts.secret,
-      sign: { algorithm: 'HS256', iss: TOKEN_ISSUER, aud: TOKEN_AUDIENCE, expiresIn: opts.accessTokenTtl * 1000 },
+      // @fastify/jwt reads a numeric expiresIn as seconds (it converts to ms for fast-jwt itself).
+      sign: { algorithm: 'HS256', iss: TOKEN_ISSUER, aud: TOKEN_AUDIENCE, expiresIn: opts.accessTokenTtl },
       verify: {
         algorithms: ['HS256'],
         allowedIss: TOKEN_ISSUER,
@@ -190,6 +193,22 @@ export default fp<AuthOptions>(
         return ids
       },
 
+      async isLive(userId, sessionId) {
+        const [live] = await app.db
+          .select({ id: sessions.id })
+          .from(sessions)
+          .innerJoin(users, eq(users.id, sessions.userId))
+          .where(
+            and(
+              eq(sessions.id, sessionId),
+              eq(sessions.userId, userId),
+              isNull(sessions.revokedAt),
+              isNull(users.deletedAt)
+            )
+          )
+        return live !== undefined
+      },
+
       onRevoked(listener) {
         listeners.push(listener)
       }
@@ -216,12 +235,7 @@ export default fp<AuthOptions>(
       ) {
         throw new Unauthorized()
       }
-      const [live] = await app.db
-        .select({ id: sessions.id })
-        .from(sessions)
-        .innerJoin(users, eq(users.id, sessions.userId))
-        .where(and(eq(sessions.id, sid), eq(sessions.userId, sub), isNull(sessions.revokedAt), isNull(users.deletedAt)))
-      if (!live) throw new Unauthorized()
+      if (!(await service.isLive(sub, sid))) throw new Unauthorized()
       request.auth = { userId: sub, sessionId: sid, expiresAt: exp * 1000 }
     })
   },

@@ -113,6 +113,10 @@ async function membership(db: Executor, roomId: string, userId: string) {
   return row
 }
 
+export async function isMember(db: Executor, roomId: string, userId: string): Promise<boolean> {
+  return (await membership(db, roomId, userId)) !== undefined
+}
+
 /** 404 for an unknown room, 403 CHAT_NOT_MEMBER for a room the user is not in. */
 export async function requireMember(db: Executor, roomId: string, userId: string): Promise<RoomRow> {
   const room = await findRoom(db, roomId)

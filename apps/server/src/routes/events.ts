@@ -6,7 +6,7 @@ import { RoomParams, StreamQuery, errors } from '@chat/contracts'
 import { Type } from 'typebox'
 import type { OutgoingHttpHeaders } from 'node:http'
 import { InvalidLastEventId, TooManyStreams } from '../errors.ts'
-import { requireMember } from '../repositories/rooms.ts'
+import { findRoom, isMember, requireMember } from '../repositories/rooms.ts'
 
 export interface EventsOptions {
   maxStreamsPerUser: number
@@ -19,6 +19,14 @@ function parseLastEventId(value: string | undefined): number | null {
 }
 
 const eventRoutes: FastifyPluginAsyncTypebox<EventsOptions> = async (app, opts) => {
+  const endedMeanwhile = async (roomId: string, userId: string, sessionId: string) => {
+    if (!(await app.sessions.isLive(userId, sessionId))) return 'session_ended' as const
+    const room = await findRoom(app.db, roomId)
+    if (!room) return 'room_deleted' as const
+    if (!(await isMember(app.db, roomId, userId))) return 'left_room' as const
+    return null
+  }
+
   app.get(
     '/rooms/:roomId/events',
     {
@@ -46,8 +54,8 @@ const eventRoutes: FastifyPluginAsyncTypebox<EventsOptions> = async (app, opts) 
       const header = request.headers['last-event-id']
       const lastEventId = parseLastEventId(typeof header === 'string' ? header : request.query.lastEventId)
       await requireMember(app.db, roomId, userId)
-      const { hub } = app.realtime
-      if (hub.countForUser(userId) >= opts.maxStreamsPerUser) {
+      const release = await app.streamSlots.acquire(userId)
+      if (!release) {
         reply.header('retry-after', '5')
         throw new TooManyStreams(opts.maxStreamsPerUser)
       }
@@ -65,8 +73,14 @@ const eventRoutes: FastifyPluginAsyncTypebox<EventsOptions> = async (app, opts) 
       res.write('retry: 2000\n\n')
       request.raw.socket.setNoDelay(true)
       try {
-        await hub.attach({ roomId, userId, sessionId, res, lastEventId, expiresAt })
+        const stream = await app.realtime.hub.attach({ roomId, userId, sessionId, res, lastEventId, expiresAt })
+        void stream.ended.finally(release)
+        // A logout, a leave or a deletion that landed between the checks above and the attach was announced
+        // before this stream could hear it: look once more now that it can.
+        const ended = await endedMeanwhile(roomId, userId, sessionId)
+        if (ended) stream.close(ended)
       } catch (err) {
+        release()
         request.log.warn({ err }, 'stream could not attach')
         res.end()
       }

@@ -1,0 +1,77 @@
+// The per-user cap on open streams (MAX_STREAMS_PER_USER). On one node the hub's own count is the truth. With
+// Redis the count is cluster-wide: each open stream holds a member of a per-user sorted set whose score is a
+// lease expiry, renewed while the stream lives, so the slots of a node that died free themselves within a
+// lease. If Redis cannot be asked, the node falls back to its local count rather than refusing everyone.
+import fp from 'fastify-plugin'
+import { randomUUID } from 'node:crypto'
+import { RedisBus } from '@chat/realtime'
+
+export interface StreamSlots {
+  /** A release function when the user may open one more stream, null when they are at the cap. */
+  acquire(userId: string): Promise<(() => void) | null>
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    streamSlots: StreamSlots
+  }
+}
+
+const LEASE_MS = 45_000
+const RENEW_MS = 15_000
+
+// KEYS[1] the user's set; ARGV: now, lease expiry, member, max. Drops expired leases, then adds one if room.
+const ACQUIRE = `
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[4]) then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ${LEASE_MS})
+return 1`
+
+export default fp<{ maxStreamsPerUser: number }>(
+  async (app, opts) => {
+    const { hub, bus } = app.realtime
+    const max = opts.maxStreamsPerUser
+    const local: StreamSlots = {
+      acquire: async (userId) => (hub.countForUser(userId) >= max ? null : () => {})
+    }
+    if (!(bus instanceof RedisBus)) {
+      app.decorate('streamSlots', local)
+      return
+    }
+
+    const redis = bus.commands
+    const key = (userId: string) => `chat:streams:${userId}`
+    const held = new Map<string, string>() // member → userId, for lease renewal
+
+    const renew = setInterval(() => {
+      if (held.size === 0) return
+      const expiry = Date.now() + LEASE_MS
+      const batch = redis.pipeline()
+      for (const [member, userId] of held) batch.zadd(key(userId), 'XX', expiry, member)
+      batch.exec().catch((err) => app.log.warn({ err }, 'stream lease renewal failed'))
+    }, RENEW_MS)
+    renew.unref()
+    app.addHook('onClose', async () => clearInterval(renew))
+
+    app.decorate('streamSlots', {
+      async acquire(userId) {
+        const member = randomUUID()
+        let granted: unknown
+        try {
+          granted = await redis.eval(ACQUIRE, 1, key(userId), Date.now(), Date.now() + LEASE_MS, member, max)
+        } catch (err) {
+          app.log.warn({ err }, 'stream slots: redis unavailable, counting locally')
+          return local.acquire(userId)
+        }
+        if (granted !== 1) return null
+        held.set(member, userId)
+        return () => {
+          held.delete(member)
+          redis.zrem(key(userId), member).catch(() => {})
+        }
+      }
+    } satisfies StreamSlots)
+  },
+  { name: 'stream-slots', dependencies: ['realtime'] }
+)
