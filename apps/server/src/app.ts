@@ -52,7 +52,8 @@ const UNAVAILABLE_CODES = new Set([
   '57P02',
   '57P03',
   '3D000',
-  '53300'
+  '53300',
+  '55000'
 ])
 
 function isUnavailable(error: unknown): boolean {
@@ -62,13 +63,14 @@ function isUnavailable(error: unknown): boolean {
     e = e.cause as typeof e, depth++
   ) {
     if (typeof e.code === 'string' && (UNAVAILABLE_CODES.has(e.code) || e.code.startsWith('08'))) return true
+    if (e instanceof Error && e.message === 'PGlite is closed') return true
   }
   return false
 }
 
 /** Strips the value of access_token from a URL so it never reaches a log line. */
 export function redactUrl(url: string): string {
-  return url.replace(/([?&]access_token=)[^&#]*/gi, '$1[redacted]')
+  return url.replace(/([?&]access(?:_|%5f)token=)[^&#]*/gi, '$1[redacted]')
 }
 
 export function databaseFromConfig(config: Config): DbOptions {
@@ -100,6 +102,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   app.setValidatorCompiler(validatorCompiler())
+  // JSON only: a text/plain body is a 415, not a string handed to a schema that wants an object.
+  app.removeContentTypeParser('text/plain')
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
     let status = error.statusCode ?? 500

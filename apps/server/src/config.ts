@@ -1,5 +1,7 @@
 // Environment → typed configuration, read once at start. A bad value is a ConfigError naming the variable and
 // what it expects; the process entry prints that one line and exits.
+import { isIP } from 'node:net'
+
 export class ConfigError extends Error {
   override name = 'ConfigError'
 }
@@ -61,6 +63,15 @@ function url(env: Env, name: string, protocols: string[]): string | undefined {
   return raw
 }
 
+// An address or CIDR Fastify's proxy-addr accepts; anything else would crash it at start with a bare TypeError.
+function isProxyAddress(entry: string): boolean {
+  if (['loopback', 'linklocal', 'uniquelocal'].includes(entry)) return true
+  const [address = '', bits, ...rest] = entry.split('/')
+  const version = isIP(address)
+  if (version === 0 || rest.length > 0) return false
+  return bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= (version === 4 ? 32 : 128))
+}
+
 function trustProxy(env: Env): TrustProxy {
   const raw = optional(env, 'TRUST_PROXY')
   if (raw === undefined || raw === 'false') return false
@@ -70,12 +81,7 @@ function trustProxy(env: Env): TrustProxy {
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean)
-  if (
-    list.some(
-      (entry) =>
-        !/^[0-9a-fA-F.:]+(\/\d{1,3})?$/.test(entry) && !['loopback', 'linklocal', 'uniquelocal'].includes(entry)
-    )
-  ) {
+  if (list.some((entry) => !isProxyAddress(entry))) {
     throw new ConfigError(
       'TRUST_PROXY must be true, false, a number of hops, or a comma-separated list of proxy addresses/CIDRs'
     )

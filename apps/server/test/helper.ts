@@ -13,7 +13,8 @@ import { buildApp, type AppOptions } from '../src/app.ts'
 import { loadConfig, type Config } from '../src/config.ts'
 
 export const TEST_DB = process.env.TEST_DB === 'postgres' ? 'postgres' : 'pglite'
-const ADMIN_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
+/** A maintenance connection to the test PostgreSQL server (postgres only): creates and drops databases. */
+export const ADMIN_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
 export const TEST_SECRET = 'test-secret-0123456789-abcdefghijklmnopqrstuvwxyz'
 
 let pgliteTemplate: Promise<PGlite> | undefined
@@ -26,7 +27,7 @@ async function migrationsHash(): Promise<string> {
   return hash.digest('hex').slice(0, 12)
 }
 
-function withDatabase(url: string, database: string): string {
+export function withDatabase(url: string, database: string): string {
   const u = new URL(url)
   u.pathname = `/${database}`
   return u.toString()
@@ -50,7 +51,8 @@ export async function freshDatabase(): Promise<FreshDatabase> {
       return template
     })()
     const client = (await (await pgliteTemplate).clone()) as PGlite
-    return { options: { kind: 'pglite', client }, drop: () => client.close() }
+    // A test may close the client itself (to take the database away); closing twice throws.
+    return { options: { kind: 'pglite', client }, drop: async () => (client.closed ? undefined : client.close()) }
   }
   const admin = postgres(ADMIN_URL, { max: 1, onnotice: () => {} })
   try {

@@ -3,97 +3,25 @@
 // own process on PostgreSQL (DATABASE_URL or the local one), pinned to core 0 when taskset exists, while
 // this process (the load) should run on core 1. Most subscribers only count frames; every 20th parses them
 // and reads the send time carried in the message text.
-import { spawn, spawnSync } from 'node:child_process'
 import http from 'node:http'
 import { once } from 'node:events'
-import { fileURLToPath } from 'node:url'
-import { randomBytes } from 'node:crypto'
-import postgres from 'postgres'
+import { percentile, request as call, startServer } from './server.ts'
 
 const SUBSCRIBERS = Number(process.env.SUBSCRIBERS ?? 1000)
 const MESSAGES = Number(process.env.MESSAGES ?? 200)
 const CONCURRENCY = Number(process.env.POST_CONCURRENCY ?? 4)
 const SAMPLE_EVERY = 20
-const PORT = Number(process.env.BENCH_PORT ?? 3900)
-const ADMIN_URL = process.env.BENCH_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
-const serverEntry = fileURLToPath(new URL('../../../apps/server/src/server.ts', import.meta.url))
-const serverDir = fileURLToPath(new URL('../../../apps/server/', import.meta.url))
-
-const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity })
-
-function request(
-  method: string,
-  path: string,
-  body?: unknown,
-  token?: string
-): Promise<{ status: number; json: Record<string, unknown> }> {
-  return new Promise((resolve, reject) => {
-    const payload = body === undefined ? undefined : JSON.stringify(body)
-    const req = http.request(
-      {
-        host: '127.0.0.1',
-        port: PORT,
-        method,
-        path,
-        agent,
-        headers: {
-          ...(payload ? { 'content-type': 'application/json' } : {}),
-          ...(token ? { authorization: `Bearer ${token}` } : {})
-        }
-      },
-      (res) => {
-        let text = ''
-        res.setEncoding('utf8')
-        res.on('data', (c) => (text += c))
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, json: text ? JSON.parse(text) : null }))
-      }
-    )
-    req.on('error', reject)
-    req.end(payload)
-  })
-}
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!
-}
 
 async function main() {
-  const dbName = `chat_bench_${randomBytes(4).toString('hex')}`
-  const admin = postgres(ADMIN_URL, { max: 1, onnotice: () => {} })
-  await admin.unsafe(`create database "${dbName}"`)
-  const url = new URL(ADMIN_URL)
-  url.pathname = `/${dbName}`
-
-  const pin = spawnSync('taskset', ['--version']).status === 0
-  const server = spawn(
-    pin ? 'taskset' : process.execPath,
-    [...(pin ? ['-c', '0', process.execPath] : []), '--import', 'tsx', serverEntry],
-    {
-      cwd: serverDir,
-      env: {
-        ...process.env,
-        PORT: String(PORT),
-        DATABASE_URL: url.toString(),
-        JWT_SECRET: randomBytes(32).toString('hex'),
-        LOG_LEVEL: 'warn',
-        MAX_STREAMS_PER_USER: String(SUBSCRIBERS + 10),
-        AUTH_RATE_LIMIT: '100000',
-        MESSAGE_RATE_LIMIT: '1000000'
-      },
-      stdio: ['ignore', 'inherit', 'inherit']
-    }
-  )
+  const server = await startServer({
+    MAX_STREAMS_PER_USER: String(SUBSCRIBERS + 10),
+    AUTH_RATE_LIMIT: '100000',
+    MESSAGE_RATE_LIMIT: '1000000'
+  })
+  const PORT = server.port
+  const request = (method: string, path: string, body?: unknown, token?: string) =>
+    call(PORT, method, path, body, token)
   try {
-    for (let i = 0; ; i++) {
-      const ok = await request('GET', '/readyz').then(
-        (r) => r.status === 200,
-        () => false
-      )
-      if (ok) break
-      if (i > 100) throw new Error('server did not become ready')
-      await new Promise((r) => setTimeout(r, 200))
-    }
     const password = 'bench password 123'
     await request('POST', '/users', { username: 'bench', password })
     const { json: session } = await request('POST', '/auth/login', { username: 'bench', password })
@@ -173,11 +101,7 @@ async function main() {
     for (const s of sockets) s.destroy()
     if (result.lost !== 0) process.exitCode = 1
   } finally {
-    server.kill('SIGTERM')
-    await once(server, 'exit')
-    await admin.unsafe(`drop database if exists "${dbName}" with (force)`)
-    await admin.end()
-    agent.destroy()
+    await server.stop()
   }
 }
 

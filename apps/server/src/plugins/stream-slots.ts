@@ -1,4 +1,4 @@
-// The per-user cap on open streams (MAX_STREAMS_PER_USER). On one node the hub's own count is the truth. With
+// The per-user cap on open streams (MAX_STREAMS_PER_USER). On one node a count of granted slots is the truth. With
 // Redis the count is cluster-wide: each open stream holds a member of a per-user sorted set whose score is a
 // lease expiry, renewed while the stream lives, so the slots of a node that died free themselves within a
 // lease. If Redis cannot be asked, the node falls back to its local count rather than refusing everyone.
@@ -30,10 +30,25 @@ return 1`
 
 export default fp<{ maxStreamsPerUser: number }>(
   async (app, opts) => {
-    const { hub, bus } = app.realtime
+    const { bus } = app.realtime
     const max = opts.maxStreamsPerUser
+    // This node's slots, counted from the grant (not from the attach, which comes later), so that concurrent
+    // opens cannot all pass the check; every grant, Redis or not, is counted until it is released.
+    const slots = new Map<string, number>()
+    const track = (userId: string, onRelease: () => void = () => {}) => {
+      slots.set(userId, (slots.get(userId) ?? 0) + 1)
+      let released = false
+      return () => {
+        if (released) return
+        released = true
+        const left = (slots.get(userId) ?? 1) - 1
+        if (left > 0) slots.set(userId, left)
+        else slots.delete(userId)
+        onRelease()
+      }
+    }
     const local: StreamSlots = {
-      acquire: async (userId) => (hub.countForUser(userId) >= max ? null : () => {})
+      acquire: async (userId) => ((slots.get(userId) ?? 0) >= max ? null : track(userId))
     }
     if (!(bus instanceof RedisBus)) {
       app.decorate('streamSlots', local)
@@ -66,10 +81,10 @@ export default fp<{ maxStreamsPerUser: number }>(
         }
         if (granted !== 1) return null
         held.set(member, userId)
-        return () => {
+        return track(userId, () => {
           held.delete(member)
           redis.zrem(key(userId), member).catch(() => {})
-        }
+        })
       }
     } satisfies StreamSlots)
   },
