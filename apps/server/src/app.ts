@@ -9,7 +9,7 @@ import { STATUS_CODES } from 'node:http'
 import type { DbOptions } from '@chat/db'
 import { RedisBus } from '@chat/realtime'
 import type { Config } from './config.ts'
-import { RouteNotFound, Unavailable } from './errors.ts'
+import { RouteNotFound, Unavailable, errorChain } from './errors.ts'
 import { validatorCompiler } from './validation.ts'
 import { loadOrCreateSecret } from './secret.ts'
 import dbPlugin from './plugins/db.ts'
@@ -57,15 +57,11 @@ const UNAVAILABLE_CODES = new Set([
 ])
 
 function isUnavailable(error: unknown): boolean {
-  for (
-    let e = error as { code?: unknown; cause?: unknown } | undefined, depth = 0;
-    e && depth < 4;
-    e = e.cause as typeof e, depth++
-  ) {
-    if (typeof e.code === 'string' && (UNAVAILABLE_CODES.has(e.code) || e.code.startsWith('08'))) return true
-    if (e instanceof Error && e.message === 'PGlite is closed') return true
-  }
-  return false
+  return errorChain(error).some(
+    (e) =>
+      (typeof e.code === 'string' && (UNAVAILABLE_CODES.has(e.code) || e.code.startsWith('08'))) ||
+      e.message === 'PGlite is closed'
+  )
 }
 
 /** Strips the value of access_token from a URL so it never reaches a log line. */

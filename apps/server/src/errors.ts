@@ -31,3 +31,12 @@ export const OwnerCannotLeave = createError(
 export const TooManyStreams = createError('CHAT_RATE_LIMITED', 'Too many open streams for this user (limit %s)', 429)
 export const InvalidLastEventId = createError('CHAT_INVALID_LAST_EVENT_ID', 'Last-Event-ID must be an integer ≥ 0', 400)
 export const InvalidQuery = createError('CHAT_INVALID_QUERY', '%s', 400)
+
+/** An error and the errors it wraps (drizzle puts the driver's error in `cause`), outermost first. */
+export function errorChain(error: unknown): Array<{ code?: unknown; message?: unknown }> {
+  const chain: Array<{ code?: unknown; message?: unknown; cause?: unknown }> = []
+  for (let e = error; typeof e === 'object' && e !== null && chain.length < 4; e = (e as { cause?: unknown }).cause) {
+    chain.push(e)
+  }
+  return chain
+}

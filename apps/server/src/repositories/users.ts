@@ -2,7 +2,7 @@
 // name, their password and their profile.
 import type { User } from '@chat/contracts'
 import { tables, type Database, and, asc, eq, gt, isNull, like } from '@chat/db'
-import { InvalidCursor } from '../errors.ts'
+import { InvalidCursor, errorChain } from '../errors.ts'
 
 const { users } = tables
 export type UserRow = typeof users.$inferSelect
@@ -15,14 +15,7 @@ export function toUser(row: Pick<UserRow, 'id' | 'username' | 'displayName' | 'c
 }
 
 export function isUniqueViolation(error: unknown): boolean {
-  for (
-    let e = error as { code?: unknown; cause?: unknown } | undefined, depth = 0;
-    e && depth < 4;
-    e = e.cause as typeof e, depth++
-  ) {
-    if (e.code === '23505') return true
-  }
-  return false
+  return errorChain(error).some((e) => e.code === '23505')
 }
 
 export async function findLiveUser(db: Database, id: string): Promise<UserRow | undefined> {
