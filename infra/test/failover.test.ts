@@ -2,7 +2,7 @@
 // break, stopped gracefully (SIGTERM) they are told `close {reason: shutdown}`; either way the clients come back
 // through nginx on another node with Last-Event-ID while posts go on elsewhere, and the database fills the gap.
 import t from 'tap'
-import type { EventStream } from './sse-client.ts'
+import type { SseClient } from '@chat/testkit'
 import {
   Poster,
   assertExactlyOnce,
@@ -27,7 +27,7 @@ const roomId = await roomWith(cluster.url, users)
 const texts = new Map<number, string>()
 
 // 30 clients through nginx: round robin puts about ten on each node.
-const streams: EventStream[] = await subscribe(t, 30, { base: cluster.url, roomId, users })
+const streams: SseClient[] = await subscribe(t, 30, { base: cluster.url, roomId, users })
 for (let i = 0; i < 10; i++) {
   const text = `warm-up #${i}`
   texts.set(await post(cluster.url, roomId, users[i % 2]!, text), text)
@@ -39,7 +39,7 @@ async function openStreamsOn(url: string): Promise<number> {
 
 t.test('a node killed with SIGKILL: its clients resume through nginx and miss nothing', async (t) => {
   const warm = await lastSeq(cluster.url, roomId, users[0]!.token)
-  await Promise.all(streams.map((s) => s.waitForSeq(warm)))
+  await Promise.all(streams.map((s) => s.waitForSeq(warm, 30_000)))
   const victims = await openStreamsOn(node1.url)
   t.ok(victims > 0, `node 1 holds ${victims} of the streams`)
 
@@ -59,7 +59,7 @@ t.test('a node killed with SIGKILL: its clients resume through nginx and miss no
   const resumed = streams.filter((s) => s.connections > 1).length
   t.equal(resumed, victims, 'exactly the streams node 1 held reconnected')
   t.ok(
-    streams.every((s) => s.open && !s.done),
+    streams.every((s) => s.open && !s.ended),
     'and every stream is open again'
   )
 

@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Test } from 'tap'
 import postgres from 'postgres'
+import { openStream, type SseClient } from '@chat/testkit'
 import { startCluster, type Cluster, type ClusterOptions } from '../cluster/cluster.ts'
-import { EventStream, type EventStreamOptions } from './sse-client.ts'
 
 export const ADMIN_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
@@ -212,18 +212,26 @@ export class Poster {
   }
 }
 
-/** Opens `count` streams on `base`, replaying the room from the start, each closed when the test ends. */
+/**
+ * Opens `count` streams on `base` that reconnect like EventSource, replaying the room from the start, each closed
+ * when the test ends; throws unless every one got a 200.
+ */
 export async function subscribe(
   t: Test,
   count: number,
-  opts: Omit<EventStreamOptions, 'token'> & { users: User[] }
-): Promise<EventStream[]> {
+  opts: { base: string; roomId: string; users: User[] }
+): Promise<SseClient[]> {
   const streams = await Promise.all(
     Array.from({ length: count }, (_, i) =>
-      new EventStream({ lastEventId: 0, ...opts, token: opts.users[i % opts.users.length]!.token }).start()
+      openStream(t, opts.base, opts.roomId, {
+        token: opts.users[i % opts.users.length]!.token,
+        query: { lastEventId: 0 },
+        reconnect: true
+      })
     )
   )
-  t.teardown(() => streams.forEach((s) => s.close()))
+  const refused = streams.find((s) => s.status !== 200)
+  if (refused) throw new Error(`stream of room ${opts.roomId} via ${opts.base}: status ${refused.status}`)
   return streams
 }
 
@@ -235,7 +243,7 @@ export function range(from: number, to: number): number[] {
  * The outcome every delivery test asserts: each stream holds seq 1..last exactly once, in order, with the
  * text the poster stored under that seq. One failing stream is reported in full, not thousands of lines.
  */
-export function assertExactlyOnce(t: Test, streams: EventStream[], last: number, texts: Map<number, string>): void {
+export function assertExactlyOnce(t: Test, streams: SseClient[], last: number, texts: Map<number, string>): void {
   const expected = range(1, last)
   let bad = 0
   for (const [i, stream] of streams.entries()) {

@@ -3,7 +3,7 @@
 // together: a logout on one node ends the session's streams held by another and its token everywhere.
 // One stream is opened first and checked again last, so the wait for heartbeats overlaps the other tests.
 import t from 'tap'
-import { EventStream } from './sse-client.ts'
+import { openStream } from '@chat/testkit'
 import { createUser, login, metric, post, request, roomWith, testCluster } from './helpers.ts'
 
 const cluster = await testCluster(t, { port: 4110, basePort: 4111 })
@@ -11,26 +11,24 @@ const [n1, n2, n3] = cluster.nodes.map((n) => n.url) as [string, string, string]
 const owner = await createUser(cluster.url, 'owner')
 const roomId = await roomWith(cluster.url, [owner])
 
-const idle = new EventStream({ base: cluster.url, roomId, token: owner.token, resume: false })
-t.teardown(() => idle.close())
-let idleOpenedAt = 0
+const idle = await openStream(t, cluster.url, roomId, { token: owner.token })
+const idleOpenedAt = Date.now()
 
 t.test('the first event reaches a client through nginx while its stream stays open', async (t) => {
-  await idle.start()
-  idleOpenedAt = Date.now()
+  t.equal(idle.status, 200, 'the stream opened through nginx')
   const seq = await post(n1, roomId, owner, 'first')
   await idle.waitForSeq(seq, 10_000)
   t.equal(idle.stored[0]?.text, 'first', 'the event arrived')
-  t.ok(idle.open && !idle.done, 'and the stream is still open: nginx did not hold it back for the end')
+  t.ok(idle.open && !idle.ended, 'and the stream is still open: nginx did not hold it back for the end')
 })
 
 t.test('logout on one node ends the stream another node holds, within a second', async (t) => {
   await createUser(n1, 'leaving')
   const session = await login(n1, 'leaving')
   await request(n1, 'POST', '/rooms/join', { roomId }, session.token)
-  const onNode2 = await new EventStream({ base: n2, roomId, token: session.token }).start()
-  const viaNginx = await new EventStream({ base: cluster.url, roomId, token: session.token }).start()
-  t.teardown(() => [onNode2, viaNginx].forEach((s) => s.close()))
+  const onNode2 = await openStream(t, n2, roomId, { token: session.token, reconnect: true })
+  const viaNginx = await openStream(t, cluster.url, roomId, { token: session.token, reconnect: true })
+  t.same([onNode2.status, viaNginx.status], [200, 200], 'both streams open')
   // Both streams fully attached and live first: a stream whose attach races the logout is ended by the node's
   // own re-check of the session instead, with reason session_ended.
   const live = await post(n3, roomId, owner, 'before the logout')
@@ -39,7 +37,7 @@ t.test('logout on one node ends the stream another node holds, within a second',
   const sentAt = Date.now()
   const out = await request(n1, 'POST', '/auth/logout', {}, session.token)
   t.equal(out.status, 204, 'logout on node 1')
-  await Promise.all([onNode2, viaNginx].map((s) => s.waitFor(() => s.done, 'the end of the stream', 1000)))
+  await Promise.all([onNode2, viaNginx].map((s) => s.waitFor(() => s.ended, 'the end of the stream', 1000)))
   t.comment(`streams ended ${Date.now() - sentAt} ms after the logout was sent`)
   t.same(onNode2.closeReasons, ['logout'], 'node 2 sent close {reason: logout}')
   t.same(viaNginx.closeReasons, ['logout'], 'so did the node behind nginx')
@@ -49,8 +47,8 @@ t.test('logout on one node ends the stream another node holds, within a second',
     t.equal(me.status, 401, `the token is refused by ${base}`)
     t.equal(me.json.code, 'CHAT_UNAUTHORIZED')
   }
-  const again = new EventStream({ base: n3, roomId, token: session.token })
-  await t.rejects(again.start(), /status 401/, 'and a new stream with it is refused')
+  const again = await openStream(t, n3, roomId, { token: session.token })
+  t.equal(again.status, 401, 'and a new stream with it is refused')
 })
 
 t.test('bodies past 64 KiB are refused with 413 in the API error shape, by the node or by nginx', async (t) => {

@@ -1,11 +1,19 @@
 // A node's view of the realtime system: it owns every local stream and the broadcasters of the rooms
 // they watch, holds a room's bus subscription exactly as long as the room has local streams, and
 // carries the per-node timers (one heartbeat, one flush per turn) so nothing scales per stream.
+//
+// Flushing is where the node spends its time under load: one write per dirty stream. When the last flush
+// was costly, the next one waits as long as that flush took, so that writing never takes more than half of
+// the node's time and each write carries every frame that arrived meanwhile: under load the cost of a write
+// is shared by several events, while a quiet node still flushes at the end of the turn.
 import { Broadcaster } from './broadcaster.ts'
 import type { Bus } from './bus.ts'
 import { CONTROL_CHANNEL, parseControlMessage, type EndStreamsFilter } from './protocol.ts'
 import { Stream } from './stream.ts'
 import type { CloseReason, ErrorHandler, LoadEvents, RealtimeMetrics, StreamSink } from './types.ts'
+
+/** However costly the last flush, the next one is never put off longer than this. */
+const MAX_FLUSH_WAIT_MS = 25
 
 export interface HubOptions {
   readonly bus: Bus
@@ -41,7 +49,10 @@ export class Hub {
   #streams = new Set<Stream>()
   #perUser = new Map<string, number>()
   #dirty = new Set<Stream>()
-  #flushHandle: NodeJS.Immediate | null = null
+  /** Cancels the scheduled flush; null when none is scheduled. */
+  #flushHandle: (() => void) | null = null
+  #flushEnded = 0
+  #flushCost = 0
   #heartbeat: NodeJS.Timeout
   #offReconnect: () => void
   #control: Promise<void>
@@ -156,8 +167,7 @@ export class Hub {
     this.#offReconnect()
     for (const stream of this.#streams) stream.close(reason)
     for (const room of this.#rooms.values()) this.#dropRoom(room)
-    if (this.#flushHandle) clearImmediate(this.#flushHandle)
-    this.#flushHandle = null
+    this.#cancelFlush()
     this.#dirty.clear()
     const control = this.#control.then(
       () => this.#opts.bus.unsubscribe(CONTROL_CHANNEL, this.#onControl),
@@ -211,14 +221,34 @@ export class Hub {
 
   #scheduleFlush = (stream: Stream): void => {
     this.#dirty.add(stream)
-    this.#flushHandle ??= setImmediate(this.#flushAll)
+    if (this.#flushHandle) return
+    const wait = Math.min(this.#flushEnded + this.#flushCost - performance.now(), MAX_FLUSH_WAIT_MS)
+    if (wait >= 1) {
+      const timer = setTimeout(this.#flushAll, wait)
+      this.#flushHandle = () => clearTimeout(timer)
+    } else {
+      const immediate = setImmediate(this.#flushAll)
+      this.#flushHandle = () => clearImmediate(immediate)
+    }
   }
 
   #flushAll = (): void => {
     this.#flushHandle = null
     const dirty = this.#dirty
     this.#dirty = new Set()
+    const started = performance.now()
     for (const stream of dirty) stream.flush()
+    // Node's HTTP responses hand their bytes to the socket in a process.nextTick queued by each write;
+    // this tick runs after those, so the cost includes the system calls.
+    process.nextTick(() => {
+      this.#flushEnded = performance.now()
+      this.#flushCost = this.#flushEnded - started
+    })
+  }
+
+  #cancelFlush(): void {
+    this.#flushHandle?.()
+    this.#flushHandle = null
   }
 
   #tick(): void {

@@ -6,7 +6,7 @@ import fp from 'fastify-plugin'
 import jwt from '@fastify/jwt'
 import { createHash, randomBytes } from 'node:crypto'
 import type { FastifyRequest } from 'fastify'
-import { tables, and, eq, gt, inArray, isNotNull, isNull, ne } from '@chat/db'
+import { tables, and, eq, gt, inArray, isNotNull, isNull, ne, sql } from '@chat/db'
 import { InvalidRefreshToken, Unauthorized } from '../errors.ts'
 
 export const TOKEN_ISSUER = 'chat-api'
@@ -93,6 +93,21 @@ export default fp<AuthOptions>(
     })
     const { sessions, refreshTokens, users } = tables
     const listeners: Array<Parameters<Sessions['onRevoked']>[0]> = []
+
+    // Asked on every authenticated request: prepared once.
+    const liveSession = app.db
+      .select({ id: sessions.id })
+      .from(sessions)
+      .innerJoin(users, eq(users.id, sessions.userId))
+      .where(
+        and(
+          eq(sessions.id, sql.placeholder('sessionId')),
+          eq(sessions.userId, sql.placeholder('userId')),
+          isNull(sessions.revokedAt),
+          isNull(users.deletedAt)
+        )
+      )
+      .prepare('chat_live_session')
 
     const signAccess = (userId: string, sessionId: string) => app.jwt.sign({ sub: userId, sid: sessionId })
 
@@ -194,18 +209,7 @@ export default fp<AuthOptions>(
       },
 
       async isLive(userId, sessionId) {
-        const [live] = await app.db
-          .select({ id: sessions.id })
-          .from(sessions)
-          .innerJoin(users, eq(users.id, sessions.userId))
-          .where(
-            and(
-              eq(sessions.id, sessionId),
-              eq(sessions.userId, userId),
-              isNull(sessions.revokedAt),
-              isNull(users.deletedAt)
-            )
-          )
+        const [live] = await liveSession.execute({ userId, sessionId })
         return live !== undefined
       },
 

@@ -1,7 +1,9 @@
 // The per-user cap on open streams (MAX_STREAMS_PER_USER). On one node a count of granted slots is the truth. With
-// Redis the count is cluster-wide: each open stream holds a member of a per-user sorted set whose score is a
-// lease expiry, renewed while the stream lives, so the slots of a node that died free themselves within a
-// lease. If Redis cannot be asked, the node falls back to its local count rather than refusing everyone.
+// Redis the count is cluster-wide: each open stream holds a member `<node id>:<stream>` of a per-user sorted set
+// whose score is a lease expiry, renewed while the stream lives. Each node also keeps a short-lived liveness key
+// alive; a user at the cap has the slots of nodes whose key is gone (a node killed without closing) dropped
+// before being refused, so a crash frees its slots within NODE_TTL_MS, and the lease bounds the rest. If Redis
+// cannot be asked, the node falls back to its local count rather than refusing everyone.
 import fp from 'fastify-plugin'
 import { randomUUID } from 'node:crypto'
 import { RedisBus } from '@chat/realtime'
@@ -19,11 +21,22 @@ declare module 'fastify' {
 
 const LEASE_MS = 45_000
 const RENEW_MS = 15_000
+export const NODE_TTL_MS = 6_000
+const HEARTBEAT_MS = 2_000
+const NODE_KEY = 'chat:node:'
 
-// KEYS[1] the user's set; ARGV: now, lease expiry, member, max. Drops expired leases, then adds one if room.
+// KEYS[1] the user's set; ARGV: now, lease expiry, member, max, node key prefix. Drops expired leases; at the
+// cap, drops the leases of nodes that are gone; then adds one if there is room.
 const ACQUIRE = `
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[4]) then return 0 end
+local max = tonumber(ARGV[4])
+if redis.call('ZCARD', KEYS[1]) >= max then
+  for _, member in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+    local node = string.match(member, '^([^:]+):')
+    if not node or redis.call('EXISTS', ARGV[5] .. node) == 0 then redis.call('ZREM', KEYS[1], member) end
+  end
+  if redis.call('ZCARD', KEYS[1]) >= max then return 0 end
+end
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ${LEASE_MS})
 return 1`
@@ -58,6 +71,15 @@ export default fp<{ maxStreamsPerUser: number }>(
     const redis = bus.commands
     const key = (userId: string) => `chat:streams:${userId}`
     const held = new Map<string, string>() // member → userId, for lease renewal
+    const nodeId = randomUUID()
+    const alive = () =>
+      redis
+        .set(NODE_KEY + nodeId, '1', 'PX', NODE_TTL_MS)
+        .catch((err) => app.log.warn({ err }, 'node heartbeat failed'))
+    redis.on('ready', alive)
+    if (redis.status === 'ready') void alive()
+    const heartbeat = setInterval(alive, HEARTBEAT_MS)
+    heartbeat.unref()
 
     const renew = setInterval(() => {
       if (held.size === 0) return
@@ -67,14 +89,19 @@ export default fp<{ maxStreamsPerUser: number }>(
       batch.exec().catch((err) => app.log.warn({ err }, 'stream lease renewal failed'))
     }, RENEW_MS)
     renew.unref()
-    app.addHook('onClose', async () => clearInterval(renew))
+    app.addHook('onClose', async () => {
+      clearInterval(renew)
+      clearInterval(heartbeat)
+      redis.off('ready', alive)
+      await redis.del(NODE_KEY + nodeId).catch(() => {})
+    })
 
     app.decorate('streamSlots', {
       async acquire(userId) {
-        const member = randomUUID()
+        const member = `${nodeId}:${randomUUID()}`
         let granted: unknown
         try {
-          granted = await redis.eval(ACQUIRE, 1, key(userId), Date.now(), Date.now() + LEASE_MS, member, max)
+          granted = await redis.eval(ACQUIRE, 1, key(userId), Date.now(), Date.now() + LEASE_MS, member, max, NODE_KEY)
         } catch (err) {
           app.log.warn({ err }, 'stream slots: redis unavailable, counting locally')
           return local.acquire(userId)

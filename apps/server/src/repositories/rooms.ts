@@ -3,9 +3,23 @@
 // duplicate however many nodes write. Callers publish the returned events only after the commit.
 import { v7 as uuidv7 } from 'uuid'
 import type { EventType, Member, Room, RoomEvent } from '@chat/contracts'
-import { tables, type Database, type Transaction, and, asc, desc, eq, gt, lt, sql } from '@chat/db'
+import {
+  tables,
+  type Database,
+  type Transaction,
+  and,
+  asc,
+  desc,
+  eq,
+  getTableColumns,
+  gt,
+  lt,
+  sql,
+  type SQL,
+  type Table
+} from '@chat/db'
 import { NotMember, NotRoomOwner, OwnerCannotLeave, RoomNotFound } from '../errors.ts'
-import { decodeCursor, encodeCursor, toUser } from './users.ts'
+import { decodeCursor, encodeCursor, isUniqueViolation, toUser } from './users.ts'
 
 const { rooms, memberships, roomEvents, users } = tables
 type RoomRow = typeof rooms.$inferSelect
@@ -43,6 +57,17 @@ type EventRow = {
   clientMsgId: string | null
   createdAt: Date
   user: Parameters<typeof toUser>[0]
+}
+
+/** A table's columns by their bare names, each read as its column reads it: for rows a function returns. */
+function columnsOf<T extends Table>(
+  table: T
+): { [K in keyof T['_']['columns']]: SQL<T['_']['columns'][K]['_']['data']> } {
+  const columns = Object.entries(getTableColumns(table)).map(([key, column]) => [
+    key,
+    sql`${sql.identifier(column.name)}`.mapWith(column)
+  ])
+  return Object.fromEntries(columns)
 }
 
 function toEvent(row: EventRow): RoomEvent {
@@ -125,28 +150,19 @@ export async function requireMember(db: Executor, roomId: string, userId: string
   return room
 }
 
-/** Appends an event to a locked room's log and returns it, with the room's new state. */
+/** Appends an event to a locked room's log (chat_append_event) and returns it, with the room's new state. */
 async function append(
   tx: Transaction,
   roomId: string,
   event: { type: EventType; userId: string; text?: string; clientMsgId?: string },
   memberDelta = 0
 ): Promise<{ event: RoomEvent; room: RoomRow }> {
-  const [room] = await tx
-    .update(rooms)
-    .set({ lastSeq: sql`${rooms.lastSeq} + 1`, memberCount: sql`${rooms.memberCount} + ${memberDelta}` })
-    .where(eq(rooms.id, roomId))
-    .returning()
   const id = uuidv7()
-  await tx.insert(roomEvents).values({
-    id,
-    roomId,
-    seq: room!.lastSeq,
-    type: event.type,
-    userId: event.userId,
-    text: event.text ?? null,
-    clientMsgId: event.clientMsgId ?? null
-  })
+  const [room] = await tx
+    .select(columnsOf(rooms))
+    .from(
+      sql`chat_append_event(${roomId}, ${id}, ${event.type}, ${event.userId}, ${event.text ?? null}, ${event.clientMsgId ?? null}, ${memberDelta})`
+    )
   const [row] = await selectEvents(tx).where(eq(roomEvents.id, id))
   return { event: toEvent(row as EventRow), room: room! }
 }
@@ -199,6 +215,32 @@ export async function deleteRoom(db: Database, roomId: string, userId: string): 
   })
 }
 
+// A post is one round trip: chat_post_message locks the room, checks membership and clientMsgId, appends, and
+// returns the outcome with the event and its author. Prepared once per database handle.
+const posted = (db: Database) =>
+  db
+    .select({
+      outcome: sql<'created' | 'existing' | 'room_not_found' | 'not_member'>`outcome`,
+      id: sql<string>`id`,
+      roomId: sql<string>`room_id`,
+      seq: sql<number>`seq`.mapWith(roomEvents.seq),
+      type: sql<EventType>`type`,
+      text: sql<string | null>`text`,
+      clientMsgId: sql<string | null>`client_msg_id`,
+      createdAt: sql<Date>`created_at`.mapWith(roomEvents.createdAt),
+      user: {
+        id: sql<string>`user_id`,
+        username: sql<string>`username`,
+        displayName: sql<string>`display_name`,
+        createdAt: sql<Date>`user_created_at`.mapWith(users.createdAt)
+      }
+    })
+    .from(
+      sql`chat_post_message(${sql.placeholder('id')}, ${sql.placeholder('roomId')}, ${sql.placeholder('userId')}, ${sql.placeholder('text')}, ${sql.placeholder('clientMsgId')})`
+    )
+    .prepare('chat_post_message')
+const prepared = new WeakMap<Database, ReturnType<typeof posted>>()
+
 /**
  * Posts a message. A clientMsgId already used by this user in this room returns the first event instead
  * (created: false) and stores nothing.
@@ -210,27 +252,18 @@ export async function postMessage(
   text: string,
   clientMsgId: string | undefined
 ): Promise<{ event: RoomEvent; created: boolean }> {
-  const existing = async (executor: Executor) => {
-    if (clientMsgId === undefined) return undefined
-    const [row] = await selectEvents(executor).where(
-      and(eq(roomEvents.roomId, roomId), eq(roomEvents.userId, userId), eq(roomEvents.clientMsgId, clientMsgId))
-    )
-    return row && toEvent(row as EventRow)
-  }
-  try {
-    return await db.transaction(async (tx) => {
-      await lockRoom(tx, roomId)
-      if (!(await membership(tx, roomId, userId))) throw new NotMember()
-      const first = await existing(tx)
-      if (first) return { event: first, created: false }
-      return { event: (await append(tx, roomId, { type: 'message', userId, text, clientMsgId })).event, created: true }
-    })
-  } catch (error) {
-    // Two identical retries racing: the loser's transaction rolled back (no seq used); answer with the winner's.
-    const first = await existing(db).catch(() => undefined)
-    if (first) return { event: first, created: false }
+  let statement = prepared.get(db)
+  if (!statement) prepared.set(db, (statement = posted(db)))
+  const run = () => statement.execute({ id: uuidv7(), roomId, userId, text, clientMsgId: clientMsgId ?? null })
+  // Two identical retries racing past the clientMsgId check: the loser's insert fails on the unique index
+  // and rolls back (no seq used); asked again, it finds the winner's event.
+  const [row] = await run().catch((error: unknown) => {
+    if (clientMsgId !== undefined && isUniqueViolation(error)) return run()
     throw error
-  }
+  })
+  if (!row || row.outcome === 'room_not_found') throw new RoomNotFound()
+  if (row.outcome === 'not_member') throw new NotMember()
+  return { event: toEvent(row as EventRow), created: row.outcome === 'created' }
 }
 
 export async function listRooms(

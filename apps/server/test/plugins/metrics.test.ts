@@ -2,9 +2,9 @@
 // published and delivered, the publish-to-delivery latency histogram, slow-consumer disconnects, bus
 // reconnects and HTTP request durations by route. Two apps built side by side keep separate counts.
 import t from 'tap'
+import { listen, openStream, WAIT_MS } from '@chat/testkit'
 import { as, build, signUp } from '../helper.ts'
 import { createRoom, joinRoom, post } from '../rooms-helper.ts'
-import { listen, openStream, WAIT_MS } from '../sse-client.ts'
 
 /** `name{labels} value` lines → a map from the series (as written) to its value. */
 function parse(text: string): Map<string, number> {

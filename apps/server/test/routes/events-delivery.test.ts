@@ -4,9 +4,9 @@
 // room; a point beyond lastSeq replays nothing and goes live. One app for the file.
 import t from 'tap'
 import type { RoomEvent } from '@chat/contracts'
+import { listen, openStream, type SseClient, WAIT_MS } from '@chat/testkit'
 import { build, signUp, type TestUser } from '../helper.ts'
 import { createRoom, fullHistory, getRoom, joinRoom, pool, post, range } from '../rooms-helper.ts'
-import { listen, openStream, type SseClient, WAIT_MS } from '../sse-client.ts'
 
 const app = await build(t)
 const base = await listen(app)

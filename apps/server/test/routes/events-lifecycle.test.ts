@@ -4,9 +4,9 @@
 // client resumes with a fresh one and misses nothing) and the app shutting down. One app for the file, but
 // the shutdown test closes an app of its own.
 import t, { type Test } from 'tap'
+import { listen, openStream, type SseClient, WAIT_MS } from '@chat/testkit'
 import { as, build, login, signUp, type TestUser } from '../helper.ts'
 import { createRoom, fullHistory, joinRoom, post, range } from '../rooms-helper.ts'
-import { listen, openStream, type SseClient, WAIT_MS } from '../sse-client.ts'
 
 const app = await build(t)
 const base = await listen(app)

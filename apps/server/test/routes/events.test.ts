@@ -3,9 +3,9 @@
 // of an event, text that looks like SSE fields, `: ping` comments, the per-user cap, CORS, and that
 // ?access_token= never reaches the logs. One app for the file; each subtest makes its own users and rooms.
 import t from 'tap'
+import { listen, openStream, SseClient, streamUrl, WAIT_MS } from '@chat/testkit'
 import { as, assertError, build, signUp } from '../helper.ts'
 import { MISSING_ID, createRoom, getRoom, joinRoom, post, range } from '../rooms-helper.ts'
-import { listen, openStream, SseClient, streamUrl, WAIT_MS } from '../sse-client.ts'
 
 const logs: string[] = []
 const app = await build(t, {

@@ -1,0 +1,274 @@
+// Each mode measures the chat API and, where the comparison means something, the floor with the same streams
+// and messages. Sizes come from the environment so a smoke run and a full run share the code.
+import { expect, latencySummary, now, request, round, sleep } from './http.ts'
+import { createDatabase, startFloor, startNode, type Node } from './nodes.ts'
+import { sample } from './proc.ts'
+import { createRooms, fanout, floorTarget, signUp, type FanoutOptions, type FanoutResult, type Target } from './run.ts'
+import { openStreams } from './subscribers.ts'
+
+const size = (name: string, fallback: number) => Number(process.env[name] ?? fallback)
+
+export interface ModeResult {
+  mode: string
+  shape: string
+  chat: Record<string, unknown>
+  floor?: Record<string, unknown>
+  /** chat ÷ floor for deliveries per second, and for server CPU per delivery */
+  ratio?: { deliveriesPerSecond: number; cpuPerDelivery: number }
+}
+
+async function withFloor(rooms: number, run: (target: Target) => Promise<FanoutResult>) {
+  const floor = await startFloor()
+  try {
+    return await run(floorTarget(floor.port, floor.pid, rooms))
+  } finally {
+    await floor.stop()
+  }
+}
+
+/** One chat deployment: `nodes` nodes on one fresh database (Redis between them when more than one). */
+async function withChat<T>(nodes: number, run: (nodes: Node[]) => Promise<T>): Promise<T> {
+  const database = await createDatabase()
+  const started: Node[] = []
+  try {
+    for (let i = 0; i < nodes; i++) started.push(await startNode(database, { redis: nodes > 1 }))
+    return await run(started)
+  } finally {
+    for (const node of started) await node.stop()
+    await database.drop()
+  }
+}
+
+async function chatFanout(nodes: 1 | 2, rooms: number, users: number, opts: FanoutOptions) {
+  return withChat(nodes, async ([streamNode, postNode = streamNode]) => {
+    const tokens = await signUp(streamNode!.port, users)
+    const roomIds = await createRooms(streamNode!.port, tokens, rooms)
+    const target: Target = {
+      streamPort: streamNode!.port,
+      postPort: postNode!.port,
+      pids: [...new Set([streamNode!.pid, postNode!.pid])],
+      rooms: roomIds,
+      tokens
+    }
+    return fanout(target, opts)
+  })
+}
+
+function compared(mode: string, shape: string, chat: FanoutResult, floor?: FanoutResult): ModeResult {
+  if (!floor) return { mode, shape, chat: { ...chat } }
+  return {
+    mode,
+    shape,
+    chat: { ...chat },
+    floor: { ...floor },
+    ratio: {
+      deliveriesPerSecond: round(chat.deliveriesPerSecond / floor.deliveriesPerSecond, 2),
+      cpuPerDelivery: round(chat.serverCpuMicrosPerDelivery / floor.serverCpuMicrosPerDelivery, 2)
+    }
+  }
+}
+
+async function fanoutMode(
+  mode: string,
+  {
+    nodes,
+    rooms,
+    streams,
+    messages,
+    rate,
+    strict,
+    floor = true
+  }: {
+    nodes: 1 | 2
+    rooms: number
+    streams: number
+    messages: number
+    rate?: number
+    strict?: boolean
+    floor?: boolean
+  }
+): Promise<ModeResult> {
+  const opts: FanoutOptions = { streamsPerRoom: streams, messagesPerRoom: messages, rate, strict }
+  const chat = await chatFanout(nodes, rooms, 1, opts)
+  const base = floor ? await withFloor(rooms, (t) => fanout(t, opts)) : undefined
+  const pace = rate ? `, ${rate} msg/s` : ''
+  return compared(mode, `${rooms} room × ${streams} streams × ${messages} msgs${pace}`, chat, base)
+}
+
+export const modes: Record<string, () => Promise<ModeResult>> = {
+  /** 1 room, many streams, posts as fast as four posters go. */
+  fanout: () =>
+    fanoutMode('fanout', {
+      nodes: 1,
+      rooms: 1,
+      streams: size('FANOUT_STREAMS', 2000),
+      messages: size('MESSAGES', 200)
+    }),
+
+  /** The same room on one node, for comparison with cross-node at the same size. */
+  'fanout-1k': () =>
+    fanoutMode('fanout-1k', { nodes: 1, rooms: 1, streams: size('STREAMS', 1000), messages: size('MESSAGES', 200) }),
+
+  /** Streams on one node, posts on another: every event crosses Redis. */
+  'cross-node': () =>
+    fanoutMode('cross-node', { nodes: 2, rooms: 1, streams: size('STREAMS', 1000), messages: size('MESSAGES', 200) }),
+
+  /** Many small rooms. */
+  rooms: () =>
+    fanoutMode('rooms', {
+      nodes: 1,
+      rooms: size('ROOMS', 500),
+      streams: size('ROOM_STREAMS', 4),
+      messages: size('ROOM_MESSAGES', 20)
+    }),
+
+  /** Paced posts: the latency a user sees when the server is not saturated. */
+  latency: () =>
+    fanoutMode('latency', {
+      nodes: 1,
+      rooms: 1,
+      streams: size('STREAMS', 1000),
+      messages: size('LATENCY_MESSAGES', 200),
+      rate: size('RATE', 20)
+    }),
+
+  'latency-cross': () =>
+    fanoutMode('latency-cross', {
+      nodes: 2,
+      rooms: 1,
+      streams: size('STREAMS', 1000),
+      messages: size('LATENCY_MESSAGES', 200),
+      rate: size('RATE', 20),
+      floor: false
+    }),
+
+  /** CI's smoke: small, every stream parsed; fails on a lost, repeated or reordered event only. */
+  smoke: async () => {
+    const streams = size('SMOKE_STREAMS', 200)
+    const messages = size('SMOKE_MESSAGES', 50)
+    const one = await fanoutMode('smoke', { nodes: 1, rooms: 1, streams, messages, strict: true, floor: false })
+    const cross = await chatFanout(2, 1, 1, { streamsPerRoom: streams, messagesPerRoom: messages, strict: true })
+    return { ...one, chat: { ...one.chat, crossNode: cross } }
+  },
+
+  /** Open streams that carry nothing but heartbeats: memory per stream. */
+  idle: async () => {
+    const count = size('IDLE_STREAMS', 10_000)
+    const rooms = 100
+    const measure = async (target: Target) => {
+      const before = sample(target.pids[0]!)
+      const perRoom = Math.ceil(count / rooms)
+      const streams = await openStreams(
+        target.rooms.flatMap((roomId) =>
+          Array.from({ length: perRoom }, () => ({ port: target.streamPort, roomId, token: target.tokens[0]! }))
+        ),
+        { sampleEvery: Infinity }
+      )
+      await sleep(2000)
+      const open = sample(target.pids[0]!)
+      // Heartbeats come every 15 s: wait for one on every stream.
+      const deadline = now() + 20_000
+      while (streams.pings.some((p) => p === 0) && now() < deadline) await sleep(250)
+      const withHeartbeat = streams.pings.filter((p) => p > 0).length
+      streams.close()
+      return {
+        streams: streams.counts.length,
+        rssBeforeMiB: round(before.rss / 2 ** 20),
+        rssOpenMiB: round(open.rss / 2 ** 20),
+        kibPerStream: round((open.rss - before.rss) / 1024 / streams.counts.length, 2),
+        streamsWithHeartbeat: withHeartbeat
+      }
+    }
+    const chat = await withChat(1, async ([node]) => {
+      const tokens = await signUp(node!.port, 1)
+      const roomIds = await createRooms(node!.port, tokens, rooms)
+      return measure({ streamPort: node!.port, postPort: node!.port, pids: [node!.pid], rooms: roomIds, tokens })
+    })
+    const floor = await startFloor()
+    const base = await measure(floorTarget(floor.port, floor.pid, rooms)).finally(() => floor.stop())
+    return { mode: 'idle', shape: `${count} idle streams over ${rooms} rooms`, chat, floor: base }
+  },
+
+  /** POST /rooms/message with persistence, spread over many rooms, closed loop at a fixed concurrency. */
+  post: async () => {
+    const rooms = size('POST_ROOMS', 100)
+    const concurrency = size('POST_CONCURRENCY', 32)
+    const seconds = size('POST_SECONDS', 10)
+    const chat = await withChat(1, async ([node]) => {
+      const tokens = await signUp(node!.port, 10)
+      const roomIds = await createRooms(node!.port, tokens, rooms)
+      const latencies: number[] = []
+      let failed = 0
+      let sent = 0
+      const before = sample(node!.pid)
+      const started = now()
+      const end = started + seconds * 1000
+      await Promise.all(
+        Array.from({ length: concurrency }, async () => {
+          while (now() < end) {
+            const i = sent++
+            const t = now()
+            const res = await request(
+              node!.port,
+              'POST',
+              '/rooms/message',
+              { roomId: roomIds[i % rooms], text: `m ${i}` },
+              tokens[i % tokens.length]
+            )
+            if (res.status === 201) latencies.push(now() - t)
+            else failed++
+          }
+        })
+      )
+      const wall = (now() - started) / 1000
+      const after = sample(node!.pid)
+      const cpu = after.user + after.system - before.user - before.system
+      return {
+        requests: latencies.length + failed,
+        failed,
+        requestsPerSecond: Math.round(latencies.length / wall),
+        latencyMs: latencySummary(latencies),
+        serverCpuMicrosPerRequest: round((cpu * 1e6) / Math.max(1, latencies.length)),
+        serverPeakRssMiB: round(after.peakRss / 2 ** 20)
+      }
+    })
+    return { mode: 'post', shape: `${rooms} rooms, ${concurrency} in flight, ${seconds} s`, chat }
+  },
+
+  /** Logins cost argon2id: 50 at once, while another client measures how long /healthz waits meanwhile. */
+  login: async () => {
+    const concurrent = size('CONCURRENT_LOGINS', 50)
+    const chat = await withChat(1, async ([node]) => {
+      const port = node!.port
+      const username = `login_${Date.now().toString(36)}`
+      const password = 'bench password 123'
+      await expect(201, request(port, 'POST', '/users', { username, password }))
+      const login = async () => {
+        const t = now()
+        await expect(200, request(port, 'POST', '/auth/login', { username, password }))
+        return now() - t
+      }
+      const sequential: number[] = []
+      for (let i = 0; i < 20; i++) sequential.push(await login())
+      let flooding = true
+      const pings: number[] = []
+      const pinger = (async () => {
+        while (flooding) {
+          const t = now()
+          await request(port, 'GET', '/healthz')
+          pings.push(now() - t)
+          await sleep(5)
+        }
+      })()
+      const flood = await Promise.all(Array.from({ length: concurrent }, login))
+      flooding = false
+      await pinger
+      return {
+        loginMs: latencySummary(sequential),
+        concurrentLoginsMs: latencySummary(flood),
+        healthzDuringLoginsMs: latencySummary(pings)
+      }
+    })
+    return { mode: 'login', shape: `${concurrent} concurrent logins`, chat }
+  }
+}

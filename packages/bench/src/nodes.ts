@@ -1,0 +1,109 @@
+// The processes under test: chat nodes on a fresh PostgreSQL database (and Redis when cross-node) and the bare
+// node:http floor. Each runs as its own process pinned to core 0 when taskset exists, so the load, which the
+// root scripts pin to core 1, does not compete with it.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import { fileURLToPath } from 'node:url'
+import { randomBytes } from 'node:crypto'
+import postgres from 'postgres'
+import { request, sleep } from './http.ts'
+
+const ADMIN_URL = process.env.BENCH_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
+export const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379'
+const SERVER_CORE = process.env.BENCH_SERVER_CORE ?? '0'
+const serverEntry = fileURLToPath(new URL('../../../apps/server/src/server.ts', import.meta.url))
+const serverDir = fileURLToPath(new URL('../../../apps/server/', import.meta.url))
+const floorEntry = fileURLToPath(new URL('./floor.ts', import.meta.url))
+const pinned = spawnSync('taskset', ['--version']).status === 0
+
+let nextPort = Number(process.env.BENCH_PORT ?? 3900)
+
+export interface Node {
+  port: number
+  pid: number
+  stop(): Promise<void>
+}
+
+export interface BenchDatabase {
+  url: string
+  drop(): Promise<void>
+}
+
+export async function createDatabase(): Promise<BenchDatabase> {
+  const name = `chat_bench_${randomBytes(4).toString('hex')}`
+  const admin = postgres(ADMIN_URL, { max: 1, onnotice: () => {} })
+  await admin.unsafe(`create database "${name}"`)
+  const url = new URL(ADMIN_URL)
+  url.pathname = `/${name}`
+  return {
+    url: url.toString(),
+    async drop() {
+      await admin.unsafe(`drop database if exists "${name}" with (force)`)
+      await admin.end()
+    }
+  }
+}
+
+// BENCH_PROFILE=<dir> writes a V8 CPU profile of every process under test there when it exits.
+const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : []
+
+function launch(args: string[], env: Record<string, string>, cwd: string): ChildProcess {
+  const argv = [process.execPath, ...profile, '--import', 'tsx', ...args]
+  return spawn(pinned ? 'taskset' : argv[0]!, pinned ? ['-c', SERVER_CORE, ...argv] : argv.slice(1), {
+    cwd,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'inherit', 'inherit']
+  })
+}
+
+async function ready(child: ChildProcess, port: number, path: string): Promise<Node> {
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return
+    child.kill('SIGTERM')
+    await once(child, 'exit')
+  }
+  for (let i = 0; ; i++) {
+    const up = await request(port, 'GET', path).then(
+      (r) => r.status === 200,
+      () => false
+    )
+    if (up) return { port, pid: child.pid!, stop }
+    if (i > 150 || child.exitCode !== null) {
+      await stop()
+      throw new Error(`process on port ${port} did not become ready`)
+    }
+    await sleep(200)
+  }
+}
+
+/** A chat node on the given database; `redis` makes it a cluster node. */
+export async function startNode(
+  database: BenchDatabase,
+  { redis = false, env = {} }: { redis?: boolean; env?: Record<string, string> } = {}
+): Promise<Node> {
+  const port = nextPort++
+  const child = launch(
+    [serverEntry],
+    {
+      PORT: String(port),
+      DATABASE_URL: database.url,
+      JWT_SECRET: SECRET,
+      LOG_LEVEL: 'warn',
+      MAX_STREAMS_PER_USER: '10000',
+      AUTH_RATE_LIMIT: '1000000',
+      MESSAGE_RATE_LIMIT: '1000000',
+      ...(redis ? { REDIS_URL } : {}),
+      ...env
+    },
+    serverDir
+  )
+  return ready(child, port, '/readyz')
+}
+
+const SECRET = randomBytes(32).toString('hex')
+
+/** The floor: a bare node:http SSE broadcaster, no auth, no database (see floor.ts). */
+export async function startFloor(): Promise<Node> {
+  const port = nextPort++
+  return ready(launch([floorEntry], { PORT: String(port) }, process.cwd()), port, '/healthz')
+}

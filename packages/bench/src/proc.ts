@@ -1,0 +1,34 @@
+// What the kernel says about a process: CPU time (user + system) and resident memory, read from /proc.
+import { readFileSync } from 'node:fs'
+
+const TICKS_PER_SECOND = 100 // USER_HZ on Linux
+
+export interface ProcessSample {
+  /** user and system CPU seconds since the process started */
+  user: number
+  system: number
+  /** resident set size now and at its peak, bytes */
+  rss: number
+  peakRss: number
+}
+
+export function sample(pid: number): ProcessSample {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  // Fields after the command name, which is in parentheses and may hold spaces.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+  const kib = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024
+  return {
+    user: Number(fields[11]) / TICKS_PER_SECOND,
+    system: Number(fields[12]) / TICKS_PER_SECOND,
+    rss: kib('VmRSS'),
+    peakRss: kib('VmHWM')
+  }
+}
+
+/** CPU seconds spent between two samples. */
+export function cpuBetween(before: ProcessSample, after: ProcessSample) {
+  const user = after.user - before.user
+  const system = after.system - before.system
+  return { user, system, total: user + system }
+}
