@@ -72,6 +72,8 @@ export interface FanoutResult {
   wallSeconds: number
   deliveriesPerSecond: number
   latencyMs: ReturnType<typeof latencySummary>
+  /** how long POST /rooms/message took, request to response */
+  postMs: ReturnType<typeof latencySummary>
   serverCpuSeconds: number
   serverCpuSystemShare: number
   serverCpuMicrosPerDelivery: number
@@ -87,11 +89,14 @@ export async function fanout(target: Target, opts: FanoutOptions): Promise<Fanou
   await sleep(500)
 
   const total = target.rooms.length * messagesPerRoom
+  const postTimes: number[] = []
   const post = async (i: number) => {
     const roomId = target.rooms[i % target.rooms.length]!
     const token = target.tokens[i % target.tokens.length]!
-    const res = await request(target.postPort, 'POST', '/rooms/message', { roomId, text: `t=${now()}` }, token)
+    const sent = now()
+    const res = await request(target.postPort, 'POST', '/rooms/message', { roomId, text: `t=${sent}` }, token)
     if (res.status !== 201) throw new Error(`post: HTTP ${res.status} ${JSON.stringify(res.json)}`)
+    postTimes.push(now() - sent)
   }
   const before = target.pids.map(sample)
   const started = now()
@@ -138,6 +143,7 @@ export async function fanout(target: Target, opts: FanoutOptions): Promise<Fanou
     wallSeconds: round(wall, 3),
     deliveriesPerSecond: Math.round(delivered / wall),
     latencyMs: latencySummary(streams.latencies),
+    postMs: latencySummary(postTimes),
     serverCpuSeconds: round(cpuTotal, 2),
     serverCpuSystemShare: round(cpuTotal ? cpuSystem / cpuTotal : 0, 2),
     serverCpuMicrosPerDelivery: round((cpuTotal * 1e6) / Math.max(1, delivered), 2),
