@@ -18,9 +18,9 @@ function composeCommand(): string[] | null {
   return null
 }
 
-function compose(args: string[], env: Record<string, string | undefined>) {
+function compose(args: string[], env: Record<string, string | undefined>, files = [COMPOSE_FILE]) {
   const [bin, ...pre] = composeCommand()!
-  return spawnSync(bin!, [...pre, '-f', COMPOSE_FILE, ...args], {
+  return spawnSync(bin!, [...pre, ...files.flatMap((f) => ['-f', f]), ...args], {
     cwd: WORKSPACE_ROOT,
     encoding: 'utf8',
     env: { ...process.env, ...env }
@@ -48,6 +48,17 @@ t.test('docker-compose.yml validates', { skip: composeCommand() ? false : 'no do
   t.not(unset.status, 0, 'it refuses to start without a shared JWT_SECRET')
   t.match(unset.stderr, /JWT_SECRET/, 'and says so')
 })
+
+t.test(
+  'the k6 override (infra/k6/docker-compose.k6.yml) validates on top of it',
+  { skip: composeCommand() ? false : 'no docker-compose binary' },
+  async (t) => {
+    const files = [COMPOSE_FILE, join(WORKSPACE_ROOT, 'infra/k6/docker-compose.k6.yml')]
+    const merged = compose(['config'], { JWT_SECRET: 'x'.repeat(64) }, files)
+    t.equal(merged.status, 0, `docker-compose config accepts both files${merged.stderr ? `: ${merged.stderr}` : ''}`)
+    t.match(merged.stdout, /MESSAGE_RATE_LIMIT/, 'and the nodes get the raised limits')
+  }
+)
 
 t.test('the local nginx config is the compose one with only the marked blocks replaced', async (t) => {
   const local = renderNginxConf(template, {

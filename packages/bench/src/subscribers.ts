@@ -1,8 +1,12 @@
 // The load's listening side: N SSE streams. Most only count `message` frames on the raw bytes; a sample (or, for
 // a strict run, every stream) parses frames, checks that message seqs arrive once and in order, and reads the
 // send time carried in the message text (`t=<ms since the epoch>`) for publish-to-delivery latency.
-import http from 'node:http'
-import { once } from 'node:events'
+//
+// The streams are plain TCP sockets speaking HTTP/1.1 by hand, not node:http clients: with a thousand streams
+// on one core, the client's own HTTP parsing would otherwise delay the frames it timestamps. A frame is never
+// split across HTTP chunks (both servers write whole frames), so counting can ignore the chunked framing; the
+// parsing streams undo it first.
+import net from 'node:net'
 import { now } from './http.ts'
 
 const MARKER = Buffer.from('event: message\n')
@@ -35,7 +39,7 @@ export async function openStreams(
   const counts = new Array<number>(targets.length).fill(0)
   const pings = new Array<number>(targets.length).fill(0)
   const latencies: number[] = []
-  const requests: http.ClientRequest[] = []
+  const sockets: net.Socket[] = []
   const violated = new Set<number>()
   let delivered = 0
   let lastDelivery = 0
@@ -85,20 +89,10 @@ export async function openStreams(
   const BATCH = 250
   for (let from = 0; from < targets.length; from += BATCH) {
     await Promise.all(
-      targets.slice(from, from + BATCH).map(async ({ port, roomId, token }, k) => {
+      targets.slice(from, from + BATCH).map(async (target, k) => {
         const i = from + k
-        const req = http.get({
-          host: '127.0.0.1',
-          port,
-          path: `/rooms/${roomId}/events`,
-          agent: false,
-          headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream' }
-        })
-        requests.push(req)
-        const [res] = (await once(req, 'response')) as [http.IncomingMessage]
-        if (res.statusCode !== 200) throw new Error(`stream ${i}: HTTP ${res.statusCode}`)
-        res.on('data', parseAll || i % sampleEvery === 0 ? parser(i) : counter(i))
-        res.on('error', () => {})
+        const socket = await connectStream(target, parseAll || i % sampleEvery === 0 ? dechunk(parser(i)) : counter(i))
+        sockets.push(socket)
       })
     )
   }
@@ -116,7 +110,53 @@ export async function openStreams(
       return lastDelivery
     },
     close() {
-      for (const req of requests) req.destroy()
+      for (const socket of sockets) socket.destroy()
+    }
+  }
+}
+
+/** Sends the GET by hand; resolves with the socket once a 200 status line and headers are in. */
+function connectStream({ port, roomId, token }: StreamTarget, onBody: (chunk: Buffer) => void): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1')
+    socket.setNoDelay(true)
+    let head: Buffer = Buffer.alloc(0)
+    const onHead = (chunk: Buffer) => {
+      head = Buffer.concat([head, chunk])
+      const end = head.indexOf('\r\n\r\n')
+      if (end === -1) return
+      socket.off('data', onHead)
+      const status = /^HTTP\/1\.1 (\d{3})/.exec(head.subarray(0, 16).toString('latin1'))?.[1]
+      if (status !== '200') {
+        socket.destroy()
+        return reject(new Error(`stream on room ${roomId}: HTTP ${status}: ${head.toString('utf8', end + 4)}`))
+      }
+      socket.on('data', onBody)
+      if (head.length > end + 4) onBody(head.subarray(end + 4))
+      resolve(socket)
+    }
+    socket.on('data', onHead)
+    socket.on('error', reject)
+    socket.write(
+      `GET /rooms/${roomId}/events HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\n` +
+        `authorization: Bearer ${token}\r\naccept: text/event-stream\r\n\r\n`
+    )
+  })
+}
+
+/** Undoes Transfer-Encoding: chunked, handing each chunk's data on. */
+function dechunk(onData: (data: Buffer) => void): (chunk: Buffer) => void {
+  let buffer: Buffer = Buffer.alloc(0)
+  return (chunk) => {
+    buffer = buffer.length ? Buffer.concat([buffer, chunk]) : chunk
+    for (;;) {
+      const line = buffer.indexOf('\r\n')
+      if (line === -1) return
+      const size = parseInt(buffer.toString('latin1', 0, line), 16)
+      if (size === 0 || Number.isNaN(size)) return
+      if (buffer.length < line + 2 + size + 2) return
+      onData(buffer.subarray(line + 2, line + 2 + size))
+      buffer = buffer.subarray(line + 2 + size + 2)
     }
   }
 }
