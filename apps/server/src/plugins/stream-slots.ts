@@ -21,7 +21,7 @@ declare module 'fastify' {
 
 const LEASE_MS = 45_000
 const RENEW_MS = 15_000
-export const NODE_TTL_MS = 6_000
+const NODE_TTL_MS = 6_000
 const HEARTBEAT_MS = 2_000
 const NODE_KEY = 'chat:node:'
 

@@ -5,6 +5,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { RoomParams, StreamQuery, errors } from '@chat/contracts'
 import { Type } from 'typebox'
 import type { OutgoingHttpHeaders } from 'node:http'
+import { chunkedSink } from '@chat/realtime'
 import { InvalidLastEventId, TooManyStreams } from '../errors.ts'
 import { findRoom, isMember, requireMember } from '../repositories/rooms.ts'
 
@@ -73,7 +74,8 @@ const eventRoutes: FastifyPluginAsyncTypebox<EventsOptions> = async (app, opts) 
       res.write('retry: 2000\n\n')
       request.raw.socket.setNoDelay(true)
       try {
-        const stream = await app.realtime.hub.attach({ roomId, userId, sessionId, res, lastEventId, expiresAt })
+        const sink = chunkedSink(res)
+        const stream = await app.realtime.hub.attach({ roomId, userId, sessionId, res: sink, lastEventId, expiresAt })
         void stream.ended.finally(release)
         // A logout, a leave or a deletion that landed between the checks above and the attach was announced
         // before this stream could hear it: look once more now that it can.

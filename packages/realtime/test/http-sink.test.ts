@@ -1,0 +1,118 @@
+// The chunked sink writes a stream's bytes to the socket itself: the wire must be exactly what Node's own
+// chunked response would send, a shared frame must be framed once, and a response that is not chunked (an
+// HTTP/1.0 client) must be left to Node.
+import t, { type Test } from 'tap'
+import http from 'node:http'
+import net from 'node:net'
+import { once } from 'node:events'
+import type { AddressInfo } from 'node:net'
+import { chunkedSink } from '../src/index.ts'
+import type { StreamSink } from '../src/index.ts'
+
+/** A server whose every response is an open SSE stream, collected in `responses` as requests come. */
+async function sseServer(t: Test) {
+  const responses: http.ServerResponse[] = []
+  const server = http.createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' })
+    res.write('retry: 2000\n\n')
+    responses.push(res)
+  })
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  t.teardown(() => {
+    server.closeAllConnections()
+    server.close()
+  })
+  const port = (server.address() as AddressInfo).port
+  return { port, responses }
+}
+
+/** Sends a raw request and collects every byte of the answer. */
+async function rawClient(port: number, version = '1.1') {
+  const socket = net.connect(port, '127.0.0.1')
+  let received = ''
+  socket.setEncoding('latin1')
+  socket.on('data', (chunk: string) => (received += chunk))
+  socket.write(`GET /events HTTP/${version}\r\nhost: 127.0.0.1\r\n\r\n`)
+  await once(socket, 'connect')
+  return {
+    socket,
+    get received() {
+      return received
+    },
+    body: () => received.slice(received.indexOf('\r\n\r\n') + 4)
+  }
+}
+
+const until = async (check: () => boolean) => {
+  for (let i = 0; i < 200 && !check(); i++) await new Promise((r) => setTimeout(r, 10))
+}
+
+t.test('bytes on the wire are HTTP/1.1 chunks, ended by the last chunk', async (t) => {
+  const { port, responses } = await sseServer(t)
+  const client = await rawClient(port)
+  await until(() => responses.length === 1)
+  const sink: StreamSink = chunkedSink(responses[0]!)
+  t.not(sink, responses[0], 'a chunked response gets the socket sink')
+  sink.write(Buffer.from('id: 1\nevent: message\ndata: {"text":"é"}\n\n'))
+  sink.end()
+  await until(() => client.body().endsWith('0\r\n\r\n'))
+  const frame = 'id: 1\nevent: message\ndata: {"text":"é"}\n\n'
+  const size = Buffer.byteLength(frame).toString(16)
+  t.equal(
+    client.body(),
+    `d\r\nretry: 2000\n\n\r\n${size}\r\n${Buffer.from(frame).toString('latin1')}\r\n0\r\n\r\n`,
+    'Node’s first chunk, ours with its byte length in hex, then the terminating chunk'
+  )
+})
+
+t.test('a frame shared by several streams is framed once', async (t) => {
+  const { port, responses } = await sseServer(t)
+  const clients = [await rawClient(port), await rawClient(port)]
+  await until(() => responses.length === 2)
+  const written: Buffer[] = []
+  const sinks = responses.map((res) => {
+    const socket = res.socket!
+    const write = socket.write.bind(socket) as (chunk: Buffer) => boolean
+    socket.write = ((chunk: Buffer) => (written.push(chunk), write(chunk))) as typeof socket.write
+    return chunkedSink(res)
+  })
+  const frame = Buffer.from('event: message\ndata: {}\n\n')
+  for (const sink of sinks) sink.write(frame)
+  await until(() => clients.every((c) => c.body().includes('data: {}')))
+  t.equal(written.length, 2, 'one socket write per stream')
+  t.equal(written[0], written[1], 'of the same framed Buffer')
+})
+
+t.test('an HTTP/1.0 response (not chunked) is left to Node', async (t) => {
+  const { port, responses } = await sseServer(t)
+  const client = await rawClient(port, '1.0')
+  await until(() => responses.length === 1)
+  const sink = chunkedSink(responses[0]!)
+  t.equal(sink, responses[0], 'the response itself is the sink')
+  sink.write(Buffer.from('data: plain\n\n'))
+  sink.end()
+  await once(client.socket, 'end')
+  t.equal(client.body(), 'retry: 2000\n\ndata: plain\n\n', 'no chunk framing on the wire')
+})
+
+t.test('drain comes from the socket, close from the response', async (t) => {
+  const { port, responses } = await sseServer(t)
+  const client = await rawClient(port)
+  await until(() => responses.length === 1)
+  const sink = chunkedSink(responses[0]!)
+  client.socket.pause()
+  const big = Buffer.alloc(4 * 1024 * 1024, 'x')
+  let accepted = true
+  for (let i = 0; i < 8 && accepted; i++) accepted = sink.write(big)
+  t.notOk(accepted, 'a consumer that does not read fills the socket')
+  t.ok(sink.writableLength > 0, 'and the backlog shows in writableLength')
+  const drained = new Promise<void>((resolve) => sink.on('drain', resolve))
+  client.socket.resume()
+  await drained
+  t.pass('drain once the client reads again')
+  const closed = new Promise<void>((resolve) => sink.on('close', resolve))
+  client.socket.destroy()
+  await closed
+  t.ok(sink.destroyed, 'close when the client goes, and the sink is destroyed')
+})
