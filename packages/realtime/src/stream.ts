@@ -4,6 +4,12 @@
 import { encodeClose, encodeEvent, PING, type Frame } from './frames.ts'
 import type { CloseReason, LoadEvents, RealtimeMetrics, RoomEvent, StreamEndReason, StreamSink } from './types.ts'
 
+/**
+ * Frames wait for the hub's flush, which under load is put off to batch them; past this many bytes a stream
+ * writes at once, so a healthy client never nears its backlog bound because of the wait.
+ */
+export const FLUSH_AT_BYTES = 16 * 1024
+
 // setTimeout fires at once for delays past 2^31-1 ms; longer waits are re-armed.
 const MAX_TIMER_MS = 2 ** 31 - 1
 
@@ -176,6 +182,7 @@ export class Stream {
     this.#pending.push(bytes)
     this.#pendingBytes += bytes.length
     if (this.#backlog() > this.#init.maxBacklogBytes) this.#closeSlow()
+    else if (this.#pendingBytes >= FLUSH_AT_BYTES) this.flush()
     else this.#init.scheduleFlush(this)
   }
 

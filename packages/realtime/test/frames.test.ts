@@ -44,6 +44,33 @@ t.test('frames queued in one turn are written with one write per stream', async 
   t.equal(res.chunks.length, 1, 'fifty events, one write')
 })
 
+t.test('under load a flush waits as long as the last one took, so each write carries more frames', async (t) => {
+  const bus = new MemoryBus()
+  const db = new MemoryDb()
+  const node = await startNode(t, { bus, db })
+  // A stream whose writes each cost 5 ms, as a thousand writes to sockets would.
+  const res = new (class extends FakeSink {
+    override write(chunk: Buffer): boolean {
+      const until = performance.now() + 5
+      while (performance.now() < until);
+      return super.write(chunk)
+    }
+  })()
+  await node.hub.attach({ roomId: 'r1', userId: 'u1', sessionId: 's1', res, lastEventId: null })
+  const publisher = createPublisher(bus)
+  for (let i = 0; i < 40; i++) {
+    await publisher.publishEvent(db.commit('r1', 'alice'))
+    await new Promise((r) => setTimeout(r, 1))
+  }
+  await until(() => res.text.includes('id: 40\n'))
+  t.ok(res.chunks.length <= 25, `40 events published a turn apart went out in ${res.chunks.length} writes`)
+  t.match(res.text, /^(id: \d+\nevent: message\ndata: .*\n\n){40}$/, 'every frame whole, in order')
+  const started = performance.now()
+  await publisher.publishEvent(db.commit('r1', 'alice'))
+  await until(() => res.text.includes('id: 41\n'))
+  t.ok(performance.now() - started < 1000, 'a quiet stream is flushed without a long wait')
+})
+
 t.test('a text that looks like SSE stays inside its one data line', async (t) => {
   const bus = new MemoryBus()
   const db = new MemoryDb()
