@@ -170,12 +170,16 @@ export const modes: Record<string, () => Promise<ModeResult>> = {
       const deadline = now() + 20_000
       while (streams.pings.some((p) => p === 0) && now() < deadline) await sleep(250)
       const withHeartbeat = streams.pings.filter((p) => p > 0).length
+      const settled = sample(target.pids[0]!)
       streams.close()
+      const perStream = (rss: number) => round((rss - before.rss) / 1024 / streams.counts.length, 2)
       return {
         streams: streams.counts.length,
         rssBeforeMiB: round(before.rss / 2 ** 20),
         rssOpenMiB: round(open.rss / 2 ** 20),
-        kibPerStream: round((open.rss - before.rss) / 1024 / streams.counts.length, 2),
+        kibPerStream: perStream(open.rss),
+        // after the first heartbeat has gone to every stream (and the garbage of opening them has had time to go)
+        kibPerStreamAfterHeartbeat: perStream(settled.rss),
         streamsWithHeartbeat: withHeartbeat
       }
     }

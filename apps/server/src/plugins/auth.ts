@@ -78,6 +78,38 @@ function bearer(request: FastifyRequest): string | undefined {
   return undefined
 }
 
+type Waiter = { userId: string; resolve(live: boolean): void; reject(error: unknown): void }
+
+/**
+ * Session checks asked during one turn of the event loop go to the database as one query. Under load many
+ * requests arrive in the same turn; each is still answered from the database as it is after the request
+ * arrived, so a logout on any node is seen by the next request everywhere.
+ */
+function batchedLiveness(lookup: (ids: string[]) => Promise<Array<{ id: string; userId: string }>>) {
+  let pending: Map<string, Waiter[]> | null = null
+  const run = async (batch: Map<string, Waiter[]>) => {
+    try {
+      const owners = new Map((await lookup([...batch.keys()])).map((row) => [row.id, row.userId]))
+      for (const [id, waiters] of batch) for (const w of waiters) w.resolve(owners.get(id) === w.userId)
+    } catch (error) {
+      for (const waiters of batch.values()) for (const w of waiters) w.reject(error)
+    }
+  }
+  return (userId: string, sessionId: string) =>
+    new Promise<boolean>((resolve, reject) => {
+      if (!pending) {
+        const batch = (pending = new Map())
+        setImmediate(() => {
+          pending = null
+          void run(batch)
+        })
+      }
+      const waiters = pending.get(sessionId)
+      if (waiters) waiters.push({ userId, resolve, reject })
+      else pending.set(sessionId, [{ userId, resolve, reject }])
+    })
+}
+
 export default fp<AuthOptions>(
   async (app, opts) => {
     await app.register(jwt, {
@@ -94,20 +126,20 @@ export default fp<AuthOptions>(
     const { sessions, refreshTokens, users } = tables
     const listeners: Array<Parameters<Sessions['onRevoked']>[0]> = []
 
-    // Asked on every authenticated request: prepared once.
-    const liveSession = app.db
-      .select({ id: sessions.id })
+    // Asked on every authenticated request: prepared once, and asked for all the sessions of one turn at once.
+    const liveSessions = app.db
+      .select({ id: sessions.id, userId: sessions.userId })
       .from(sessions)
       .innerJoin(users, eq(users.id, sessions.userId))
       .where(
         and(
-          eq(sessions.id, sql.placeholder('sessionId')),
-          eq(sessions.userId, sql.placeholder('userId')),
+          sql`${sessions.id} = any(${sql.placeholder('ids')}::uuid[])`,
           isNull(sessions.revokedAt),
           isNull(users.deletedAt)
         )
       )
-      .prepare('chat_live_session')
+      .prepare('chat_live_sessions')
+    const isLive = batchedLiveness((ids) => liveSessions.execute({ ids }))
 
     const signAccess = (userId: string, sessionId: string) => app.jwt.sign({ sub: userId, sid: sessionId })
 
@@ -208,10 +240,7 @@ export default fp<AuthOptions>(
         return ids
       },
 
-      async isLive(userId, sessionId) {
-        const [live] = await liveSession.execute({ userId, sessionId })
-        return live !== undefined
-      },
+      isLive,
 
       onRevoked(listener) {
         listeners.push(listener)
