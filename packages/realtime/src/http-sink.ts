@@ -60,9 +60,15 @@ class ChunkedSink implements StreamSink {
   }
 
   on(event: 'close' | 'drain', listener: () => void): this {
-    // The response only relays 'drain' for its own writes; these go to the socket.
-    if (event === 'drain') this.#socket.on('drain', listener)
-    else this.#res.on('close', listener)
+    if (event === 'close') {
+      this.#res.on('close', listener)
+      return this
+    }
+    // The response only relays 'drain' for its own writes; these go to the socket, which outlives the
+    // response on a kept-alive connection: the listener goes with the response.
+    const socket = this.#socket
+    socket.on('drain', listener)
+    this.#res.once('close', () => socket.off('drain', listener))
     return this
   }
 }

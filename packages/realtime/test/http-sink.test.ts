@@ -111,8 +111,11 @@ t.test('drain comes from the socket, close from the response', async (t) => {
   client.socket.resume()
   await drained
   t.pass('drain once the client reads again')
+  const socket = responses[0]!.socket!
+  const listening = socket.listenerCount('drain')
   const closed = new Promise<void>((resolve) => sink.on('close', resolve))
   client.socket.destroy()
   await closed
   t.ok(sink.destroyed, 'close when the client goes, and the sink is destroyed')
+  t.equal(socket.listenerCount('drain'), listening - 1, 'its drain listener is gone from the socket')
 })
