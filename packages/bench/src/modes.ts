@@ -77,7 +77,8 @@ async function fanoutMode(
     messages,
     rate,
     strict,
-    floor = true
+    floor = true,
+    concurrency = 4
   }: {
     nodes: 1 | 2
     rooms: number
@@ -86,12 +87,14 @@ async function fanoutMode(
     rate?: number
     strict?: boolean
     floor?: boolean
+    /** unpaced posters in flight */
+    concurrency?: number
   }
 ): Promise<ModeResult> {
-  const opts: FanoutOptions = { streamsPerRoom: streams, messagesPerRoom: messages, rate, strict }
+  const opts: FanoutOptions = { streamsPerRoom: streams, messagesPerRoom: messages, rate, strict, concurrency }
   const chat = await chatFanout(nodes, rooms, 1, opts)
   const base = floor ? await withFloor(rooms, (t) => fanout(t, opts)) : undefined
-  const pace = rate ? `, ${rate} msg/s` : ''
+  const pace = rate ? `, ${rate} msg/s` : `, ${concurrency} posters`
   return compared(mode, `${rooms} room × ${streams} streams × ${messages} msgs${pace}`, chat, base)
 }
 
@@ -113,13 +116,14 @@ export const modes: Record<string, () => Promise<ModeResult>> = {
   'cross-node': () =>
     fanoutMode('cross-node', { nodes: 2, rooms: 1, streams: size('STREAMS', 1000), messages: size('MESSAGES', 200) }),
 
-  /** Many small rooms. */
+  /** Many small rooms, with as many posters in flight as the post mode (many rooms have many writers). */
   rooms: () =>
     fanoutMode('rooms', {
       nodes: 1,
       rooms: size('ROOMS', 500),
       streams: size('ROOM_STREAMS', 4),
-      messages: size('ROOM_MESSAGES', 20)
+      messages: size('ROOM_MESSAGES', 20),
+      concurrency: size('POST_CONCURRENCY', 32)
     }),
 
   /** Paced posts: the latency a user sees when the server is not saturated. */
