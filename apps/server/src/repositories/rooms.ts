@@ -138,16 +138,25 @@ async function membership(db: Executor, roomId: string, userId: string) {
   return row
 }
 
-export async function isMember(db: Executor, roomId: string, userId: string): Promise<boolean> {
-  return (await membership(db, roomId, userId)) !== undefined
+/** Whether the room exists and whether the user is in it, in one read. */
+export async function roomAccess(
+  db: Executor,
+  roomId: string,
+  userId: string
+): Promise<{ room: boolean; member: boolean }> {
+  const [row] = await db
+    .select({ member: memberships.userId })
+    .from(rooms)
+    .leftJoin(memberships, and(eq(memberships.roomId, rooms.id), eq(memberships.userId, userId)))
+    .where(eq(rooms.id, roomId))
+  return { room: row !== undefined, member: row !== undefined && row.member !== null }
 }
 
 /** 404 for an unknown room, 403 CHAT_NOT_MEMBER for a room the user is not in. */
-export async function requireMember(db: Executor, roomId: string, userId: string): Promise<RoomRow> {
-  const room = await findRoom(db, roomId)
-  if (!room) throw new RoomNotFound()
-  if (!(await membership(db, roomId, userId))) throw new NotMember()
-  return room
+export async function requireMember(db: Executor, roomId: string, userId: string): Promise<void> {
+  const access = await roomAccess(db, roomId, userId)
+  if (!access.room) throw new RoomNotFound()
+  if (!access.member) throw new NotMember()
 }
 
 /** Appends an event to a locked room's log (chat_append_event) and returns it, with the room's new state. */

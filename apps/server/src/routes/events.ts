@@ -7,7 +7,7 @@ import { Type } from 'typebox'
 import type { OutgoingHttpHeaders } from 'node:http'
 import { chunkedSink } from '@chat/realtime'
 import { InvalidLastEventId, TooManyStreams } from '../errors.ts'
-import { findRoom, isMember, requireMember } from '../repositories/rooms.ts'
+import { requireMember, roomAccess } from '../repositories/rooms.ts'
 
 export interface EventsOptions {
   maxStreamsPerUser: number
@@ -21,10 +21,13 @@ function parseLastEventId(value: string | undefined): number | null {
 
 const eventRoutes: FastifyPluginAsyncTypebox<EventsOptions> = async (app, opts) => {
   const endedMeanwhile = async (roomId: string, userId: string, sessionId: string) => {
-    if (!(await app.sessions.isLive(userId, sessionId))) return 'session_ended' as const
-    const room = await findRoom(app.db, roomId)
-    if (!room) return 'room_deleted' as const
-    if (!(await isMember(app.db, roomId, userId))) return 'left_room' as const
+    const [live, access] = await Promise.all([
+      app.sessions.isLive(userId, sessionId),
+      roomAccess(app.db, roomId, userId)
+    ])
+    if (!live) return 'session_ended' as const
+    if (!access.room) return 'room_deleted' as const
+    if (!access.member) return 'left_room' as const
     return null
   }
 
