@@ -13,6 +13,7 @@ import {
   eq,
   getTableColumns,
   gt,
+  inArray,
   lt,
   sql,
   type SQL,
@@ -224,55 +225,131 @@ export async function deleteRoom(db: Database, roomId: string, userId: string): 
   })
 }
 
-// A post is one round trip: chat_post_message locks the room, checks membership and clientMsgId, appends, and
-// returns the outcome with the event and its author. Prepared once per database handle.
-const posted = (db: Database) =>
-  db
-    .select({
-      outcome: sql<'created' | 'existing' | 'room_not_found' | 'not_member'>`outcome`,
-      id: sql<string>`id`,
-      roomId: sql<string>`room_id`,
-      seq: sql<number>`seq`.mapWith(roomEvents.seq),
-      type: sql<EventType>`type`,
-      text: sql<string | null>`text`,
-      clientMsgId: sql<string | null>`client_msg_id`,
-      createdAt: sql<Date>`created_at`.mapWith(roomEvents.createdAt),
-      user: {
-        id: sql<string>`user_id`,
-        username: sql<string>`username`,
-        displayName: sql<string>`display_name`,
-        createdAt: sql<Date>`user_created_at`.mapWith(users.createdAt)
-      }
-    })
+// Posting. chat_post_message locks the room, checks membership and clientMsgId, appends, and returns the
+// outcome with the event and its author: one round trip. Posts that arrive in the same turn of the event loop
+// go together through chat_post_messages: one round trip and one commit for all of them.
+type PostOutcome = 'created' | 'existing' | 'room_not_found' | 'not_member'
+const postedColumns = {
+  outcome: sql<PostOutcome>`outcome`,
+  id: sql<string>`id`,
+  roomId: sql<string>`room_id`,
+  seq: sql<number>`seq`.mapWith(roomEvents.seq),
+  type: sql<EventType>`type`,
+  text: sql<string | null>`text`,
+  clientMsgId: sql<string | null>`client_msg_id`,
+  createdAt: sql<Date>`created_at`.mapWith(roomEvents.createdAt),
+  user: {
+    id: sql<string>`user_id`,
+    username: sql<string>`username`,
+    displayName: sql<string>`display_name`,
+    createdAt: sql<Date>`user_created_at`.mapWith(users.createdAt)
+  }
+}
+
+function postStatements(db: Database) {
+  const one = db
+    .select(postedColumns)
     .from(
       sql`chat_post_message(${sql.placeholder('id')}, ${sql.placeholder('roomId')}, ${sql.placeholder('userId')}, ${sql.placeholder('text')}, ${sql.placeholder('clientMsgId')})`
     )
     .prepare('chat_post_message')
-const prepared = new WeakMap<Database, ReturnType<typeof posted>>()
+  const many = db
+    .select({ idx: sql<number>`idx`, ...postedColumns })
+    .from(sql`chat_post_messages(${sql.placeholder('posts')}::jsonb)`)
+    .prepare('chat_post_messages')
+  return { one, many, pending: null as Post[] | null }
+}
+type PostStatements = ReturnType<typeof postStatements>
+type PostedRow = Awaited<ReturnType<PostStatements['one']['execute']>>[number]
+
+interface Post {
+  id: string
+  roomId: string
+  userId: string
+  text: string
+  clientMsgId: string | null
+  settle(row: PostedRow | undefined): void
+  fail(error: unknown): void
+}
+
+const MAX_BATCH = 100
+const statements = new WeakMap<Database, PostStatements>()
+
+function outcomeOf(row: PostedRow | undefined): { event: RoomEvent; created: boolean } {
+  if (!row || row.outcome === 'room_not_found') throw new RoomNotFound()
+  if (row.outcome === 'not_member') throw new NotMember()
+  return { event: toEvent(row as EventRow), created: row.outcome === 'created' }
+}
+
+/** One post on its own. Two identical retries racing: the loser's insert fails and rolls back; asked again, it finds the winner's event. */
+async function postOne(s: PostStatements, post: Post): Promise<void> {
+  const { id, roomId, userId, text, clientMsgId } = post
+  const run = () => s.one.execute({ id, roomId, userId, text, clientMsgId })
+  try {
+    const [row] = await run().catch((error: unknown) => {
+      if (clientMsgId !== null && isUniqueViolation(error)) return run()
+      throw error
+    })
+    post.settle(row)
+  } catch (error) {
+    post.fail(error)
+  }
+}
+
+async function postBatch(s: PostStatements, batch: Post[]): Promise<void> {
+  if (batch.length === 1) return postOne(s, batch[0]!)
+  let rows: Array<PostedRow & { idx: number }>
+  try {
+    const posts = batch.map(({ id, roomId, userId, text, clientMsgId }) => ({ id, roomId, userId, text, clientMsgId }))
+    rows = await s.many.execute({ posts: JSON.stringify(posts) })
+  } catch {
+    // The batch is one transaction: whatever failed it, each post is tried again on its own.
+    await Promise.all(batch.map((post) => postOne(s, post)))
+    return
+  }
+  const byIndex = new Map(rows.map((row) => [row.idx, row]))
+  batch.forEach((post, i) => post.settle(byIndex.get(i)))
+}
 
 /**
  * Posts a message. A clientMsgId already used by this user in this room returns the first event instead
  * (created: false) and stores nothing.
  */
-export async function postMessage(
+export function postMessage(
   db: Database,
   roomId: string,
   userId: string,
   text: string,
   clientMsgId: string | undefined
 ): Promise<{ event: RoomEvent; created: boolean }> {
-  let statement = prepared.get(db)
-  if (!statement) prepared.set(db, (statement = posted(db)))
-  const run = () => statement.execute({ id: uuidv7(), roomId, userId, text, clientMsgId: clientMsgId ?? null })
-  // Two identical retries racing past the clientMsgId check: the loser's insert fails on the unique index
-  // and rolls back (no seq used); asked again, it finds the winner's event.
-  const [row] = await run().catch((error: unknown) => {
-    if (clientMsgId !== undefined && isUniqueViolation(error)) return run()
-    throw error
+  let s = statements.get(db)
+  if (!s) statements.set(db, (s = postStatements(db)))
+  const prepared = s
+  return new Promise((resolve, reject) => {
+    let batch = prepared.pending
+    if (!batch || batch.length >= MAX_BATCH) {
+      const next: Post[] = (prepared.pending = batch = [])
+      setImmediate(() => {
+        if (prepared.pending === next) prepared.pending = null
+        void postBatch(prepared, next)
+      })
+    }
+    batch.push({
+      id: uuidv7(),
+      roomId,
+      userId,
+      text,
+      clientMsgId: clientMsgId ?? null,
+      settle: (row) => {
+        try {
+          resolve(outcomeOf(row))
+        } catch (error) {
+          reject(error)
+        }
+      },
+      fail: reject
+    })
   })
-  if (!row || row.outcome === 'room_not_found') throw new RoomNotFound()
-  if (row.outcome === 'not_member') throw new NotMember()
-  return { event: toEvent(row as EventRow), created: row.outcome === 'created' }
 }
 
 export async function listRooms(
@@ -337,12 +414,19 @@ export async function removeUserFromRooms(
   tx: Transaction,
   userId: string
 ): Promise<{ deletedRoomIds: string[]; leftEvents: RoomEvent[] }> {
-  const owned = await tx.delete(rooms).where(eq(rooms.ownerId, userId)).returning({ id: rooms.id })
-  const joined = await tx.select({ roomId: memberships.roomId }).from(memberships).where(eq(memberships.userId, userId))
+  // Every room this touches is locked first, in id order: the order batched posts lock rooms in.
+  const joined = tx.select({ roomId: memberships.roomId }).from(memberships).where(eq(memberships.userId, userId))
+  const involved = await tx
+    .select({ id: rooms.id, ownerId: rooms.ownerId })
+    .from(rooms)
+    .where(inArray(rooms.id, joined))
+    .orderBy(asc(rooms.id))
+    .for('update')
+  const owned = involved.filter((r) => r.ownerId === userId).map((r) => r.id)
+  if (owned.length) await tx.delete(rooms).where(inArray(rooms.id, owned))
   const leftEvents: RoomEvent[] = []
-  for (const { roomId } of joined) {
-    await lockRoom(tx, roomId)
-    leftEvents.push(await removeMember(tx, roomId, userId))
+  for (const room of involved) {
+    if (room.ownerId !== userId) leftEvents.push(await removeMember(tx, room.id, userId))
   }
-  return { deletedRoomIds: owned.map((r) => r.id), leftEvents }
+  return { deletedRoomIds: owned, leftEvents }
 }

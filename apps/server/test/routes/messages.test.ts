@@ -153,6 +153,51 @@ t.test('clientMsgId: racing retries store one event and all answer with it', asy
   t.equal((await post(app, owner, room.id, 'next')).seq, 3, 'no gap after the race')
 })
 
+t.test('posts that arrive together are stored together, each answered on its own', async (t) => {
+  // Sent at once, these reach the database in one batch: three rooms, several authors, a stranger, an unknown
+  // room and a repeated clientMsgId among them.
+  const [owner, alice, bob, stranger] = await Promise.all([signUp(app), signUp(app), signUp(app), signUp(app)])
+  const rooms = await Promise.all(range(1, 3).map(() => createRoom(app, owner)))
+  for (const room of rooms) for (const user of [alice, bob]) await joinRoom(app, user, room.id)
+  const posts = rooms.flatMap((room, r) =>
+    range(1, 10).map((i) => ({ user: i % 2 ? alice : bob, body: { roomId: room.id, text: `room ${r} post ${i}` } }))
+  )
+  const repeated = { roomId: rooms[1]!.id, text: 'once', clientMsgId: 'together' }
+  const [answers, strangers, unknown, repeats] = await Promise.all([
+    Promise.all(posts.map(({ user, body }) => send(user, body))),
+    send(stranger, { roomId: rooms[0]!.id, text: 'not a member' }),
+    send(alice, { roomId: MISSING_ID, text: 'nowhere' }),
+    Promise.all([send(bob, repeated), send(bob, repeated)])
+  ])
+  t.same(
+    answers.map((a) => a.statusCode),
+    posts.map(() => 201),
+    'every member post: 201'
+  )
+  answers.forEach((answer, i) => {
+    const event: RoomEvent = answer.json()
+    const { user, body } = posts[i]!
+    t.match(event, { roomId: body.roomId, text: body.text, type: 'message', user: { id: user.id } })
+  })
+  assertError(t, strangers, 403, 'CHAT_NOT_MEMBER')
+  assertError(t, unknown, 404, 'CHAT_ROOM_NOT_FOUND')
+  t.same(repeats.map((r) => r.statusCode).sort(), [200, 201], 'the repeated clientMsgId: one 201, one 200')
+  t.same(repeats[0]!.json(), repeats[1]!.json(), 'both with the same event')
+
+  for (const [r, room] of rooms.entries()) {
+    const history = await fullHistory(app, owner, room.id)
+    t.same(
+      history.map((e) => e.seq),
+      range(1, history.length),
+      `room ${r}: seq gapless and unique`
+    )
+    const texts = history.filter((e) => e.type === 'message').map((e) => e.text)
+    const expected = posts.filter((p) => p.body.roomId === room.id).map((p) => p.body.text)
+    if (r === 1) expected.push('once')
+    t.same(texts.sort(), expected.sort(), `room ${r}: every post stored once, nothing else`)
+  }
+})
+
 t.test('history: latest page, before, after, hasMore each way, items ascending', async (t) => {
   const { owner, member, room } = await roomWithMember()
   for (let i = 2; i <= 12; i++) await post(app, i % 2 ? owner : member, room.id, `m${i}`)
