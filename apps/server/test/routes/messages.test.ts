@@ -3,6 +3,7 @@
 // hasMore. One app for the file; each subtest makes its own users and rooms.
 import t from 'tap'
 import type { RoomEvent } from '@chat/contracts'
+import { sql } from '@chat/db'
 import { TEST_DB, as, assertError, build, signUp, type TestUser } from '../helper.ts'
 import {
   EVENT_KEYS,
@@ -196,6 +197,42 @@ t.test('posts that arrive together are stored together, each answered on its own
     if (r === 1) expected.push('once')
     t.same(texts.sort(), expected.sort(), `room ${r}: every post stored once, nothing else`)
   }
+})
+
+t.test('a batch the database refuses is stored post by post: one bad post sinks no other', async (t) => {
+  // PostgreSQL's JSON refuses a lone surrogate, which a JSON body may carry; a text parameter takes it (as
+  // U+FFFD). So a batch holding one fails as a whole, and each of its posts must then go on its own.
+  await t.rejects(app.db.execute(sql`select ${'["a\\ud800b"]'}::jsonb`), 'the batch statement cannot take it')
+  const { owner, member, room } = await roomWithMember()
+  const lone = `{"roomId":"${room.id}","text":"a\\ud800b"}`
+  const answers = await Promise.all([
+    ...range(1, 5).map((i) => send(member, { roomId: room.id, text: `fine ${i}` })),
+    as(app, member, {
+      method: 'POST',
+      url: '/rooms/message',
+      payload: lone,
+      headers: { 'content-type': 'application/json' }
+    })
+  ])
+  t.same(
+    answers.map((a) => a.statusCode),
+    [201, 201, 201, 201, 201, 201],
+    'every post answered 201'
+  )
+  const history = await fullHistory(app, owner, room.id)
+  t.same(
+    history.map((e) => e.seq),
+    range(1, 7),
+    'seq gapless: the failed batch used none'
+  )
+  t.same(
+    history
+      .filter((e) => e.type === 'message')
+      .map((e) => e.text)
+      .sort(),
+    ['a\ufffdb', 'fine 1', 'fine 2', 'fine 3', 'fine 4', 'fine 5'],
+    'all stored once, the lone surrogate as U+FFFD'
+  )
 })
 
 t.test('history: latest page, before, after, hasMore each way, items ascending', async (t) => {
