@@ -19,7 +19,7 @@ import {
   type SQL,
   type Table
 } from '@chat/db'
-import { NotMember, NotRoomOwner, OwnerCannotLeave, RoomNotFound } from '../errors.ts'
+import { NotMember, NotRoomOwner, OwnerCannotLeave, RoomNotFound, errorChain } from '../errors.ts'
 import { decodeCursor, encodeCursor, isUniqueViolation, toUser } from './users.ts'
 
 const { rooms, memberships, roomEvents, users } = tables
@@ -273,6 +273,16 @@ interface Post {
 }
 
 const MAX_BATCH = 100
+
+/** The database answered the statement with an error (a SQLSTATE), so the statement's transaction rolled back. */
+function refusedByDatabase(error: unknown): boolean {
+  return errorChain(error).some(
+    (e) =>
+      typeof e.code === 'string' &&
+      /^[0-9A-Z]{5}$/.test(e.code) &&
+      typeof (e as { severity?: unknown }).severity === 'string'
+  )
+}
 const statements = new WeakMap<Database, PostStatements>()
 
 function outcomeOf(row: PostedRow | undefined): { event: RoomEvent; created: boolean } {
@@ -302,8 +312,11 @@ async function postBatch(s: PostStatements, batch: Post[]): Promise<void> {
   try {
     const posts = batch.map(({ id, roomId, userId, text, clientMsgId }) => ({ id, roomId, userId, text, clientMsgId }))
     rows = await s.many.execute({ posts: JSON.stringify(posts) })
-  } catch {
-    // The batch is one transaction: whatever failed it, each post is tried again on its own.
+  } catch (error) {
+    // The batch is one statement: when the database answered with an error, nothing of it was stored, and
+    // each post is tried again on its own. A lost connection proves nothing (it may have committed), so then
+    // every post fails rather than risk storing one twice.
+    if (!refusedByDatabase(error)) return batch.forEach((post) => post.fail(error))
     await Promise.all(batch.map((post) => postOne(s, post)))
     return
   }
