@@ -40,3 +40,13 @@ export function errorChain(error: unknown): Array<{ code?: unknown; message?: un
   }
   return chain
 }
+
+/** The database answered the statement with an error (a SQLSTATE), so the statement's transaction rolled back. */
+export function refusedByDatabase(error: unknown): boolean {
+  return errorChain(error).some(
+    (e) =>
+      typeof e.code === 'string' &&
+      /^[0-9A-Z]{5}$/.test(e.code) &&
+      typeof (e as { severity?: unknown }).severity === 'string'
+  )
+}

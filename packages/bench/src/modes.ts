@@ -2,7 +2,7 @@
 // and messages. Sizes come from the environment so a smoke run and a full run share the code.
 import { expect, latencySummary, now, request, round, sleep } from './http.ts'
 import { createDatabase, startFloor, startNode, type Node } from './nodes.ts'
-import { sample } from './proc.ts'
+import { cpuBetween, sample } from './proc.ts'
 import { createRooms, fanout, floorTarget, signUp, type FanoutOptions, type FanoutResult, type Target } from './run.ts'
 import { openStreams } from './subscribers.ts'
 
@@ -230,7 +230,7 @@ export const modes: Record<string, () => Promise<ModeResult>> = {
       )
       const wall = (now() - started) / 1000
       const after = sample(node!.pid)
-      const cpu = after.user + after.system - before.user - before.system
+      const cpu = cpuBetween(before, after).total
       return {
         requests: latencies.length + failed,
         failed,

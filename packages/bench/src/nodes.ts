@@ -17,6 +17,8 @@ const floorEntry = fileURLToPath(new URL('./floor.ts', import.meta.url))
 const pinned = spawnSync('taskset', ['--version']).status === 0
 
 let nextPort = Number(process.env.BENCH_PORT ?? 3900)
+// One secret for every node of a run, as a cluster shares it.
+const SECRET = randomBytes(32).toString('hex')
 
 export interface Node {
   port: number
@@ -99,8 +101,6 @@ export async function startNode(
   )
   return ready(child, port, '/readyz')
 }
-
-const SECRET = randomBytes(32).toString('hex')
 
 /** The floor: a bare node:http SSE broadcaster, no auth, no database (see floor.ts). */
 export async function startFloor(): Promise<Node> {

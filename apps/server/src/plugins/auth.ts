@@ -8,6 +8,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import type { FastifyRequest } from 'fastify'
 import { tables, and, eq, gt, inArray, isNotNull, isNull, ne, sql } from '@chat/db'
 import { InvalidRefreshToken, Unauthorized } from '../errors.ts'
+import { perTurn } from '../per-turn.ts'
 
 export const TOKEN_ISSUER = 'chat-api'
 export const TOKEN_AUDIENCE = 'chat-api'
@@ -78,38 +79,6 @@ function bearer(request: FastifyRequest): string | undefined {
   return undefined
 }
 
-type Waiter = { userId: string; resolve(live: boolean): void; reject(error: unknown): void }
-
-/**
- * Session checks asked during one turn of the event loop go to the database as one query. Under load many
- * requests arrive in the same turn; each is still answered from the database as it is after the request
- * arrived, so a logout on any node is seen by the next request everywhere.
- */
-function batchedLiveness(lookup: (ids: string[]) => Promise<Array<{ id: string; userId: string }>>) {
-  let pending: Map<string, Waiter[]> | null = null
-  const run = async (batch: Map<string, Waiter[]>) => {
-    try {
-      const owners = new Map((await lookup([...batch.keys()])).map((row) => [row.id, row.userId]))
-      for (const [id, waiters] of batch) for (const w of waiters) w.resolve(owners.get(id) === w.userId)
-    } catch (error) {
-      for (const waiters of batch.values()) for (const w of waiters) w.reject(error)
-    }
-  }
-  return (userId: string, sessionId: string) =>
-    new Promise<boolean>((resolve, reject) => {
-      if (!pending) {
-        const batch = (pending = new Map())
-        setImmediate(() => {
-          pending = null
-          void run(batch)
-        })
-      }
-      const waiters = pending.get(sessionId)
-      if (waiters) waiters.push({ userId, resolve, reject })
-      else pending.set(sessionId, [{ userId, resolve, reject }])
-    })
-}
-
 export default fp<AuthOptions>(
   async (app, opts) => {
     await app.register(jwt, {
@@ -126,7 +95,7 @@ export default fp<AuthOptions>(
     const { sessions, refreshTokens, users } = tables
     const listeners: Array<Parameters<Sessions['onRevoked']>[0]> = []
 
-    // Asked on every authenticated request: prepared once, and asked for all the sessions of one turn at once.
+    // Asked on every authenticated request: prepared once.
     const liveSessions = app.db
       .select({ id: sessions.id, userId: sessions.userId })
       .from(sessions)
@@ -139,7 +108,21 @@ export default fp<AuthOptions>(
         )
       )
       .prepare('chat_live_sessions')
-    const isLive = batchedLiveness((ids) => liveSessions.execute({ ids }))
+    // Every check asked during one turn of the event loop is answered by one query; each is still answered from
+    // the database as it is after its request arrived, so a logout on any node is seen by the next request.
+    const check = perTurn<{ userId: string; sessionId: string; settle(live: boolean): void; fail(e: unknown): void }>(
+      async (batch) => {
+        try {
+          const rows = await liveSessions.execute({ ids: [...new Set(batch.map((c) => c.sessionId))] })
+          const owners = new Map(rows.map((row) => [row.id, row.userId]))
+          for (const c of batch) c.settle(owners.get(c.sessionId) === c.userId)
+        } catch (error) {
+          for (const c of batch) c.fail(error)
+        }
+      }
+    )
+    const isLive = (userId: string, sessionId: string) =>
+      new Promise<boolean>((settle, fail) => check({ userId, sessionId, settle, fail }))
 
     const signAccess = (userId: string, sessionId: string) => app.jwt.sign({ sub: userId, sid: sessionId })
 

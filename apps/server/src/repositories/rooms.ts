@@ -19,7 +19,8 @@ import {
   type SQL,
   type Table
 } from '@chat/db'
-import { NotMember, NotRoomOwner, OwnerCannotLeave, RoomNotFound, errorChain } from '../errors.ts'
+import { NotMember, NotRoomOwner, OwnerCannotLeave, RoomNotFound, refusedByDatabase } from '../errors.ts'
+import { perTurn } from '../per-turn.ts'
 import { decodeCursor, encodeCursor, isUniqueViolation, toUser } from './users.ts'
 
 const { rooms, memberships, roomEvents, users } = tables
@@ -231,13 +232,7 @@ export async function deleteRoom(db: Database, roomId: string, userId: string): 
 type PostOutcome = 'created' | 'existing' | 'room_not_found' | 'not_member'
 const postedColumns = {
   outcome: sql<PostOutcome>`outcome`,
-  id: sql<string>`id`,
-  roomId: sql<string>`room_id`,
-  seq: sql<number>`seq`.mapWith(roomEvents.seq),
-  type: sql<EventType>`type`,
-  text: sql<string | null>`text`,
-  clientMsgId: sql<string | null>`client_msg_id`,
-  createdAt: sql<Date>`created_at`.mapWith(roomEvents.createdAt),
+  ...columnsOf(roomEvents),
   user: {
     id: sql<string>`user_id`,
     username: sql<string>`username`,
@@ -245,22 +240,7 @@ const postedColumns = {
     createdAt: sql<Date>`user_created_at`.mapWith(users.createdAt)
   }
 }
-
-function postStatements(db: Database) {
-  const one = db
-    .select(postedColumns)
-    .from(
-      sql`chat_post_message(${sql.placeholder('id')}, ${sql.placeholder('roomId')}, ${sql.placeholder('userId')}, ${sql.placeholder('text')}, ${sql.placeholder('clientMsgId')})`
-    )
-    .prepare('chat_post_message')
-  const many = db
-    .select({ idx: sql<number>`idx`, ...postedColumns })
-    .from(sql`chat_post_messages(${sql.placeholder('posts')}::jsonb)`)
-    .prepare('chat_post_messages')
-  return { one, many, pending: null as Post[] | null }
-}
-type PostStatements = ReturnType<typeof postStatements>
-type PostedRow = Awaited<ReturnType<PostStatements['one']['execute']>>[number]
+type PostedRow = { outcome: PostOutcome } & EventRow
 
 interface Post {
   id: string
@@ -274,54 +254,64 @@ interface Post {
 
 const MAX_BATCH = 100
 
-/** The database answered the statement with an error (a SQLSTATE), so the statement's transaction rolled back. */
-function refusedByDatabase(error: unknown): boolean {
-  return errorChain(error).some(
-    (e) =>
-      typeof e.code === 'string' &&
-      /^[0-9A-Z]{5}$/.test(e.code) &&
-      typeof (e as { severity?: unknown }).severity === 'string'
-  )
+/** The prepared statements of one database handle, and the batch of posts gathering for it this turn. */
+function poster(db: Database) {
+  const one = db
+    .select(postedColumns)
+    .from(
+      sql`chat_post_message(${sql.placeholder('id')}, ${sql.placeholder('roomId')}, ${sql.placeholder('userId')}, ${sql.placeholder('text')}, ${sql.placeholder('clientMsgId')})`
+    )
+    .prepare('chat_post_message')
+  const many = db
+    .select({ idx: sql<number>`idx`, ...postedColumns })
+    .from(sql`chat_post_messages(${sql.placeholder('posts')}::jsonb)`)
+    .prepare('chat_post_messages')
+
+  /** One post on its own. Two identical retries racing: the loser's insert fails and rolls back; asked again, it finds the winner's event. */
+  const postOne = async (post: Post): Promise<void> => {
+    const { id, roomId, userId, text, clientMsgId } = post
+    const run = () => one.execute({ id, roomId, userId, text, clientMsgId })
+    try {
+      const [row] = await run().catch((error: unknown) => {
+        if (clientMsgId !== null && isUniqueViolation(error)) return run()
+        throw error
+      })
+      post.settle(row)
+    } catch (error) {
+      post.fail(error)
+    }
+  }
+
+  return perTurn<Post>(async (batch) => {
+    if (batch.length === 1) return postOne(batch[0]!)
+    let rows: Array<PostedRow & { idx: number }>
+    try {
+      const posts = batch.map(({ id, roomId, userId, text, clientMsgId }) => ({
+        id,
+        roomId,
+        userId,
+        text,
+        clientMsgId
+      }))
+      rows = await many.execute({ posts: JSON.stringify(posts) })
+    } catch (error) {
+      // The batch is one statement: when the database answered with an error, nothing of it was stored, and
+      // each post is tried again on its own. A lost connection proves nothing (it may have committed), so then
+      // every post fails rather than risk storing one twice.
+      if (!refusedByDatabase(error)) return batch.forEach((post) => post.fail(error))
+      await Promise.all(batch.map(postOne))
+      return
+    }
+    const byIndex = new Map(rows.map((row) => [row.idx, row]))
+    batch.forEach((post, i) => post.settle(byIndex.get(i)))
+  }, MAX_BATCH)
 }
-const statements = new WeakMap<Database, PostStatements>()
+const posters = new WeakMap<Database, ReturnType<typeof poster>>()
 
 function outcomeOf(row: PostedRow | undefined): { event: RoomEvent; created: boolean } {
   if (!row || row.outcome === 'room_not_found') throw new RoomNotFound()
   if (row.outcome === 'not_member') throw new NotMember()
-  return { event: toEvent(row as EventRow), created: row.outcome === 'created' }
-}
-
-/** One post on its own. Two identical retries racing: the loser's insert fails and rolls back; asked again, it finds the winner's event. */
-async function postOne(s: PostStatements, post: Post): Promise<void> {
-  const { id, roomId, userId, text, clientMsgId } = post
-  const run = () => s.one.execute({ id, roomId, userId, text, clientMsgId })
-  try {
-    const [row] = await run().catch((error: unknown) => {
-      if (clientMsgId !== null && isUniqueViolation(error)) return run()
-      throw error
-    })
-    post.settle(row)
-  } catch (error) {
-    post.fail(error)
-  }
-}
-
-async function postBatch(s: PostStatements, batch: Post[]): Promise<void> {
-  if (batch.length === 1) return postOne(s, batch[0]!)
-  let rows: Array<PostedRow & { idx: number }>
-  try {
-    const posts = batch.map(({ id, roomId, userId, text, clientMsgId }) => ({ id, roomId, userId, text, clientMsgId }))
-    rows = await s.many.execute({ posts: JSON.stringify(posts) })
-  } catch (error) {
-    // The batch is one statement: when the database answered with an error, nothing of it was stored, and
-    // each post is tried again on its own. A lost connection proves nothing (it may have committed), so then
-    // every post fails rather than risk storing one twice.
-    if (!refusedByDatabase(error)) return batch.forEach((post) => post.fail(error))
-    await Promise.all(batch.map((post) => postOne(s, post)))
-    return
-  }
-  const byIndex = new Map(rows.map((row) => [row.idx, row]))
-  batch.forEach((post, i) => post.settle(byIndex.get(i)))
+  return { event: toEvent(row), created: row.outcome === 'created' }
 }
 
 /**
@@ -335,19 +325,11 @@ export function postMessage(
   text: string,
   clientMsgId: string | undefined
 ): Promise<{ event: RoomEvent; created: boolean }> {
-  let s = statements.get(db)
-  if (!s) statements.set(db, (s = postStatements(db)))
-  const prepared = s
-  return new Promise((resolve, reject) => {
-    let batch = prepared.pending
-    if (!batch || batch.length >= MAX_BATCH) {
-      const next: Post[] = (prepared.pending = batch = [])
-      setImmediate(() => {
-        if (prepared.pending === next) prepared.pending = null
-        void postBatch(prepared, next)
-      })
-    }
-    batch.push({
+  let post = posters.get(db)
+  if (!post) posters.set(db, (post = poster(db)))
+  const enqueue = post
+  return new Promise((resolve, reject) =>
+    enqueue({
       id: uuidv7(),
       roomId,
       userId,
@@ -362,7 +344,7 @@ export function postMessage(
       },
       fail: reject
     })
-  })
+  )
 }
 
 export async function listRooms(

@@ -20,6 +20,17 @@ async function until(check: () => boolean, what: string): Promise<void> {
 const streamsOf = (...users: TestUser[]) => users.reduce((n, u) => n + app.realtime.hub.countForUser(u.id), 0)
 
 /** Asserts the stream's last two things were `close` {reason} and the end of the response. */
+/** A user signed in twice, a stream of their room open in each session (`mine`: the first session's). */
+async function signedInTwice(t: Test) {
+  const user = await signUp(app)
+  const other = await login(app, user.username, user.password)
+  const room = await createRoom(app, user)
+  const mine = await openStream(t, base, room.id, { token: user.accessToken })
+  const theirs = await openStream(t, base, room.id, { token: other.accessToken })
+  await until(() => streamsOf(user) === 2, 'two streams')
+  return { user, other, room, mine, theirs }
+}
+
 async function endsWith(t: Test, client: SseClient, reason: string): Promise<void> {
   t.equal(await client.closeReason(), reason, `close {reason: ${reason}}`)
   await client.waitForEnd()
@@ -77,12 +88,7 @@ t.test("leaving ends the leaver's stream of that room with left_room; the others
 })
 
 t.test("logout ends that session's streams only", async (t) => {
-  const user = await signUp(app)
-  const second = await login(app, user.username, user.password)
-  const room = await createRoom(app, user)
-  const a = await openStream(t, base, room.id, { token: user.accessToken })
-  const b = await openStream(t, base, room.id, { token: second.accessToken })
-  await until(() => streamsOf(user) === 2, 'two streams')
+  const { user, other: second, room, mine: a, theirs: b } = await signedInTwice(t)
 
   const res = await as(app, user, { method: 'POST', url: '/auth/logout', payload: {} })
   t.equal(res.statusCode, 204)
@@ -95,12 +101,7 @@ t.test("logout ends that session's streams only", async (t) => {
 })
 
 t.test("a password change ends the other sessions' streams (session_ended)", async (t) => {
-  const user = await signUp(app)
-  const other = await login(app, user.username, user.password)
-  const room = await createRoom(app, user)
-  const mine = await openStream(t, base, room.id, { token: user.accessToken })
-  const theirs = await openStream(t, base, room.id, { token: other.accessToken })
-  await until(() => streamsOf(user) === 2, 'two streams')
+  const { user, room, mine, theirs } = await signedInTwice(t)
 
   const res = await as(app, user, {
     method: 'PATCH',
