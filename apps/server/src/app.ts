@@ -7,19 +7,22 @@ import cors from '@fastify/cors'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { STATUS_CODES } from 'node:http'
 import type { DbOptions } from '@chat/db'
-import { RedisBus } from '@chat/realtime'
 import type { Config } from './config.ts'
 import { RouteNotFound, Unavailable, errorChain } from './errors.ts'
 import { validatorCompiler } from './validation.ts'
 import { loadOrCreateSecret } from './secret.ts'
 import dbPlugin from './plugins/db.ts'
 import passwordsPlugin from './plugins/passwords.ts'
+import redisPlugin from './plugins/redis.ts'
+import sessionsPlugin from './plugins/sessions.ts'
 import authPlugin from './plugins/auth.ts'
 import rateLimitPlugin from './plugins/rate-limit.ts'
 import docsPlugin from './plugins/docs.ts'
 import metricsPlugin from './plugins/metrics.ts'
 import realtimePlugin, { type RealtimeOptions } from './plugins/realtime.ts'
 import streamSlotsPlugin from './plugins/stream-slots.ts'
+import roomsService from './services/rooms.ts'
+import usersService from './services/users.ts'
 import healthRoutes from './routes/health.ts'
 import authRoutes from './routes/auth.ts'
 import userRoutes from './routes/users.ts'
@@ -139,21 +142,15 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(docsPlugin)
   await app.register(metricsPlugin)
   await app.register(dbPlugin, { database })
+  await app.register(redisPlugin, { url: config.redisUrl })
   await app.register(passwordsPlugin)
-  await app.register(authPlugin, {
-    secret,
-    accessTokenTtl: config.accessTokenTtl,
-    refreshTokenTtl: config.refreshTokenTtl
-  })
-  await app.register(realtimePlugin, { redisUrl: config.redisUrl, ...options.realtime })
+  await app.register(sessionsPlugin, { refreshTokenTtl: config.refreshTokenTtl })
+  await app.register(authPlugin, { secret, accessTokenTtl: config.accessTokenTtl })
+  await app.register(realtimePlugin, options.realtime ?? {})
   await app.register(streamSlotsPlugin, { maxStreamsPerUser: config.maxStreamsPerUser })
-  const { bus } = app.realtime
-  await app.register(rateLimitPlugin, {
-    authPerMinute: config.authRateLimit,
-    messagesPer10s: config.messageRateLimit,
-    // With Redis the budgets are shared by every node.
-    ...(bus instanceof RedisBus ? { redis: bus.commands } : {})
-  })
+  await app.register(rateLimitPlugin, { authPerMinute: config.authRateLimit, messagesPer10s: config.messageRateLimit })
+  await app.register(roomsService)
+  await app.register(usersService)
 
   await app.register(healthRoutes)
   await app.register(authRoutes)

@@ -50,3 +50,8 @@ export function refusedByDatabase(error: unknown): boolean {
       typeof (e as { severity?: unknown }).severity === 'string'
   )
 }
+
+/** A unique index refused the row (SQLSTATE 23505). */
+export function isUniqueViolation(error: unknown): boolean {
+  return errorChain(error).some((e) => e.code === '23505')
+}

@@ -1,16 +1,49 @@
 // Calls gathered during one turn of the event loop and handed over together once it is over (setImmediate runs
 // after every request read in the same poll has been handled). Under load many requests arrive in one turn,
-// and one database round trip can answer them all; a quiet server hands over batches of one.
-export function perTurn<T>(run: (batch: T[]) => Promise<void>, max = Infinity): (item: T) => void {
-  let pending: T[] | null = null
-  return (item) => {
-    if (!pending || pending.length >= max) {
-      const batch: T[] = (pending = [])
-      setImmediate(() => {
-        if (pending === batch) pending = null
-        void run(batch)
-      })
+// and one database round trip can answer them all; a quiet server hands over batches of one. The owner closes
+// it before the database goes away: what is gathered is handed over at once, and close() waits for every batch
+// still running, so no batch ever runs against a closed database.
+export class PerTurn<T> {
+  readonly #run: (batch: T[]) => Promise<void>
+  readonly #max: number
+  #pending: T[] | null = null
+  #immediate: NodeJS.Immediate | null = null
+  #running = new Set<Promise<void>>()
+  #closed = false
+
+  constructor(run: (batch: T[]) => Promise<void>, max = Infinity) {
+    this.#run = run
+    this.#max = max
+  }
+
+  /** Adds an item to this turn's batch; throws once closed. */
+  push(item: T): void {
+    if (this.#closed) throw new Error('closed: no more batches are taken')
+    if (!this.#pending || this.#pending.length >= this.#max) {
+      this.#handOver()
+      this.#pending = []
+      this.#immediate = setImmediate(() => this.#handOver())
     }
-    pending.push(item)
+    this.#pending.push(item)
+  }
+
+  /** Hands over what is gathered, refuses anything new, and waits for every batch to settle. */
+  async close(): Promise<void> {
+    this.#closed = true
+    this.#handOver()
+    await Promise.allSettled(this.#running)
+  }
+
+  #handOver(): void {
+    if (this.#immediate) clearImmediate(this.#immediate)
+    this.#immediate = null
+    const batch = this.#pending
+    this.#pending = null
+    if (!batch || batch.length === 0) return
+    // run settles every item of its batch itself, failures included; nothing is left to report here.
+    const done = this.#run(batch)
+      .catch(() => {})
+      .finally(() => this.#running.delete(done))
+    this.#running.add(done)
   }
 }

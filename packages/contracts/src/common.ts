@@ -41,3 +41,6 @@ export const Page = <T extends Parameters<typeof Type.Array>[0]>(item: T) =>
 // Error responses a route may give, keyed by status, so every status appears in the OpenAPI document.
 export const errors = (...statuses: number[]): Record<number, typeof ErrorBody> =>
   Object.fromEntries(statuses.map((s) => [s, ErrorBody]))
+
+/** The body of a 204. */
+export const NoContent = Type.Null({ description: 'No content' })

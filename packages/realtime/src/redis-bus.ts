@@ -1,16 +1,18 @@
-// The bus between nodes on Redis pub/sub (ioredis): one connection publishes, a dedicated one subscribes.
-// Redis pub/sub forgets what it could not deliver, so after the subscriber reconnects (and ioredis has
-// resubscribed) the listeners are told, and the hub fills every room's gap from the database. Publishing
-// never waits for a dead connection: it fails at once, the event is already stored, and the gap fill
-// delivers it.
-import { Redis, type RedisOptions } from 'ioredis'
+// The bus between nodes on Redis pub/sub (ioredis). It is handed two connections it does not own: one for
+// commands (publishing) and a dedicated subscriber, both opened and closed by whoever made them. Redis pub/sub
+// forgets what it could not deliver, so after the subscriber reconnects (and ioredis has resubscribed) the
+// listeners are told, and the hub fills every room's gap from the database. Publishing never waits for a dead
+// connection: the commands connection keeps no offline queue, so it fails at once, the event is already stored,
+// and the gap fill delivers it.
+import type { Redis } from 'ioredis'
 import { Subscriptions, type Bus, type BusHandler } from './bus.ts'
 
 export interface RedisBusOptions {
-  url: string
-  /** Extra ioredis options for both connections. */
-  redis?: RedisOptions
-  /** Told about connection trouble (the bus itself keeps retrying). */
+  /** Publishes; should be opened with `enableOfflineQueue: false`. */
+  commands: Redis
+  /** Subscribes, and nothing else (a subscribed connection takes no other command). */
+  subscriber: Redis
+  /** Told about connection trouble (ioredis itself keeps retrying). */
   onError?: (error: unknown) => void
 }
 
@@ -19,37 +21,36 @@ export class RedisBus implements Bus {
   #sub: Redis
   #subs = new Subscriptions()
   #reconnectListeners = new Set<() => void>()
-  #wasReady = false
+  #wasReady: boolean
   #closed = false
+  #onError: (error: unknown) => void
 
   constructor(opts: RedisBusOptions) {
-    const common: RedisOptions = {
-      maxRetriesPerRequest: 1,
-      retryStrategy: (times) => Math.min(100 * times, 2000),
-      ...opts.redis
+    this.#pub = opts.commands
+    this.#sub = opts.subscriber
+    this.#onError = opts.onError ?? (() => {})
+    this.#wasReady = this.#sub.status === 'ready'
+    this.#sub.on('message', this.#onMessage)
+    this.#sub.on('ready', this.#onReady)
+  }
+
+  #onMessage = (channel: string, message: string): void => {
+    const handlers = this.#subs.handlers(channel)
+    if (handlers) for (const handler of handlers) handler(message)
+  }
+
+  #onReady = (): void => {
+    if (!this.#wasReady) {
+      this.#wasReady = true
+      return
     }
-    this.#pub = new Redis(opts.url, { ...common, enableOfflineQueue: false, connectionName: 'chat-pub' })
-    this.#sub = new Redis(opts.url, { ...common, autoResubscribe: true, connectionName: 'chat-sub' })
-    const onError = opts.onError ?? (() => {})
-    this.#pub.on('error', onError)
-    this.#sub.on('error', onError)
-    this.#sub.on('message', (channel: string, message: string) => {
-      const handlers = this.#subs.handlers(channel)
-      if (handlers) for (const handler of handlers) handler(message)
-    })
-    this.#sub.on('ready', () => {
-      if (!this.#wasReady) {
-        this.#wasReady = true
-        return
-      }
-      // ioredis has sent the SUBSCRIBEs again; a PING answered after them means they are in force.
-      this.#sub
-        .ping()
-        .then(() => {
-          for (const listener of this.#reconnectListeners) listener()
-        })
-        .catch(onError)
-    })
+    // ioredis has sent the SUBSCRIBEs again; a PING answered after them means they are in force.
+    this.#sub
+      .ping()
+      .then(() => {
+        for (const listener of this.#reconnectListeners) listener()
+      })
+      .catch(this.#onError)
   }
 
   /** Both connections are up (readiness probes read it). */
@@ -57,22 +58,8 @@ export class RedisBus implements Bus {
     return !this.#closed && this.#sub.status === 'ready' && this.#pub.status === 'ready'
   }
 
-  /** Resolves once both connections are up the first time. */
-  async connected(): Promise<void> {
-    const up = (client: Redis) =>
-      client.status === 'ready'
-        ? Promise.resolve()
-        : new Promise<void>((resolve) => client.once('ready', () => resolve()))
-    await Promise.all([up(this.#pub), up(this.#sub)])
-  }
-
   async publish(channel: string, message: string): Promise<void> {
     await this.#pub.publish(channel, message)
-  }
-
-  /** The publishing connection, for other short commands (rate-limit counters); it never queues offline. */
-  get commands(): Redis {
-    return this.#pub
   }
 
   async subscribe(channel: string, handler: BusHandler): Promise<void> {
@@ -95,11 +82,15 @@ export class RedisBus implements Bus {
     return () => this.#reconnectListeners.delete(listener)
   }
 
+  /** Unsubscribes what is left and lets go of the connections; closing them is their owner's job. */
   async close(): Promise<void> {
     if (this.#closed) return
+    const channels = this.#subs.channels
     this.#closed = true
     this.#subs.clear()
     this.#reconnectListeners.clear()
-    await Promise.allSettled([this.#pub.quit(), this.#sub.quit()])
+    this.#sub.off('message', this.#onMessage)
+    this.#sub.off('ready', this.#onReady)
+    if (channels.length > 0 && this.#sub.status === 'ready') await this.#sub.unsubscribe(...channels).catch(() => {})
   }
 }

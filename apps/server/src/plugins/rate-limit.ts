@@ -1,16 +1,14 @@
 // Rate limits: registration, login and refresh share one budget per client address; posting has a budget per
 // user. Routes opt in with `config: { rateLimit: app.rateLimits.auth }`. The client address is the socket's
-// unless TRUST_PROXY says which proxies may set X-Forwarded-For. A Redis store, when given, makes the
-// budgets cluster-wide.
+// unless TRUST_PROXY says which proxies may set X-Forwarded-For. With Redis (the redis plugin's
+// commands connection) the budgets are cluster-wide.
 import fp from 'fastify-plugin'
 import rateLimit, { type RateLimitOptions } from '@fastify/rate-limit'
-import type { RedisBus } from '@chat/realtime'
 import { RateLimited } from '../errors.ts'
 
 export interface RateLimitPluginOptions {
   authPerMinute: number
   messagesPer10s: number
-  redis?: RedisBus['commands']
 }
 
 declare module 'fastify' {
@@ -23,7 +21,7 @@ export default fp<RateLimitPluginOptions>(
   async (app, opts) => {
     await app.register(rateLimit, {
       global: false,
-      ...(opts.redis ? { redis: opts.redis, nameSpace: 'chat:rl:' } : {}),
+      ...(app.redis ? { redis: app.redis.commands, nameSpace: 'chat:rl:' } : {}),
       skipOnError: true,
       addHeadersOnExceeding: { 'x-ratelimit-limit': true, 'x-ratelimit-remaining': true, 'x-ratelimit-reset': true },
       addHeaders: {
@@ -45,5 +43,5 @@ export default fp<RateLimitPluginOptions>(
       }
     })
   },
-  { name: 'rate-limit' }
+  { name: 'rate-limit', dependencies: ['redis'] }
 )

@@ -1,28 +1,68 @@
-// The node's realtime side: the bus (in-process by default), the hub that owns this node's SSE streams, and
-// the publisher the routes call after a commit. Revoked sessions end their streams on every node through the
-// bus. The hub is closed before the server stops listening, so every stream is told `shutdown`.
+// The node's realtime side: the bus (Redis pub/sub on the connections of the redis plugin, or in-process), the
+// hub that owns this node's streams, and the publisher the services call after a commit. Revoked sessions end
+// their streams on every node through the bus. The hub is closed before the server stops listening, so every
+// stream is told `shutdown`.
 import fp from 'fastify-plugin'
-import { Hub, MemoryBus, RedisBus, createPublisher, type Bus, type EndReason, type Publisher } from '@chat/realtime'
-import { tables, eq } from '@chat/db'
-import type { RevokeReason } from './auth.ts'
-import { eventsAfter } from '../repositories/rooms.ts'
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
+import {
+  Hub,
+  MemoryBus,
+  RedisBus,
+  createPublisher,
+  type Bus,
+  type EndReason,
+  type EndStreamsFilter,
+  type Publisher
+} from '@chat/realtime'
+import type { RoomEvent } from '@chat/contracts'
+import { eventsAfter, headSeq } from '../repositories/room-log.ts'
+import type { Revocation, RevokeReason } from './sessions.ts'
 
 export interface RealtimeOptions {
   /** A bus handed in (tests); it stays open when the app closes. */
   bus?: Bus
-  /** Redis pub/sub between nodes; without it (and without bus) an in-process bus: one node. */
-  redisUrl?: string
   heartbeatMs?: number
   maxBacklogBytes?: number
 }
 
 /**
- * What routes call after a commit. A failed publish does not fail the request: the event is stored, and
+ * What services call after a commit. A failed publish does not fail the request: the event is stored, and
  * every node's broadcaster reads it from the database when it notices the gap.
  */
-export interface Realtime extends Publisher {
-  hub: Hub
-  bus: Bus
+export class Realtime {
+  readonly hub: Hub
+  readonly bus: Bus
+  readonly #publisher: Publisher
+  readonly #metrics: FastifyInstance['metrics']
+  readonly #log: FastifyBaseLogger
+
+  constructor(hub: Hub, bus: Bus, metrics: FastifyInstance['metrics'], log: FastifyBaseLogger) {
+    this.hub = hub
+    this.bus = bus
+    this.#publisher = createPublisher(bus)
+    this.#metrics = metrics
+    this.#log = log
+  }
+
+  /** A stored event, to every node's broadcaster of its room. */
+  async publishEvent(event: RoomEvent): Promise<void> {
+    this.#metrics.eventsPublished.inc({ type: event.type })
+    await this.#publisher.publishEvent(event).catch(this.#failed('event'))
+  }
+
+  /** A deleted room: its streams everywhere get room.deleted, then close. */
+  async publishRoomDeleted(roomId: string): Promise<void> {
+    await this.#publisher.publishRoomDeleted(roomId).catch(this.#failed('room deletion'))
+  }
+
+  /** Ends matching streams on every node with a `close` frame carrying `reason`. */
+  async endStreams(filter: EndStreamsFilter, reason: EndReason): Promise<void> {
+    await this.#publisher.endStreams(filter, reason).catch(this.#failed('end of streams'))
+  }
+
+  #failed(what: string) {
+    return (err: unknown) => this.#log.warn({ err }, `bus: ${what} not published`)
+  }
 }
 
 declare module 'fastify' {
@@ -40,22 +80,14 @@ const END_REASON: Record<RevokeReason, EndReason> = {
 
 export default fp<RealtimeOptions>(
   async (app, opts) => {
+    const { metrics, redis } = app
     const bus =
       opts.bus ??
-      (opts.redisUrl
-        ? new RedisBus({ url: opts.redisUrl, onError: (err) => app.log.warn({ err }, 'redis bus') })
-        : new MemoryBus())
-    const { metrics } = app
+      (redis ? new RedisBus({ ...redis, onError: (err) => app.log.warn({ err }, 'redis bus') }) : new MemoryBus())
     const hub = new Hub({
       bus,
       loadEvents: (roomId, afterSeq, limit) => eventsAfter(app.db, roomId, afterSeq, limit),
-      headSeq: async (roomId) => {
-        const [room] = await app.db
-          .select({ lastSeq: tables.rooms.lastSeq })
-          .from(tables.rooms)
-          .where(eq(tables.rooms.id, roomId))
-        return room?.lastSeq ?? 0
-      },
+      headSeq: (roomId) => headSeq(app.db, roomId),
       heartbeatMs: opts.heartbeatMs,
       maxBacklogBytes: opts.maxBacklogBytes,
       metrics: {
@@ -71,27 +103,18 @@ export default fp<RealtimeOptions>(
       },
       onError: (err) => app.log.warn({ err }, 'realtime')
     })
-    const publisher = createPublisher(bus)
     bus.onReconnect(() => metrics.busReconnects.inc())
-
-    const logFailure = (what: string) => (err: unknown) => app.log.warn({ err }, `bus: ${what} not published`)
-    const realtime: Realtime = {
-      hub,
-      bus,
-      publishEvent: async (event) => {
-        metrics.eventsPublished.inc({ type: event.type })
-        await publisher.publishEvent(event).catch(logFailure('event'))
-      },
-      publishRoomDeleted: (roomId) => publisher.publishRoomDeleted(roomId).catch(logFailure('room deletion')),
-      endStreams: (filter, reason) => publisher.endStreams(filter, reason).catch(logFailure('end of streams'))
-    }
-    app.sessions.onRevoked(({ sessionIds, reason }) => realtime.endStreams({ sessionIds }, END_REASON[reason]))
+    const realtime = new Realtime(hub, bus, metrics, app.log)
+    const endRevokedStreams = ({ sessionIds, reason }: Revocation) =>
+      void realtime.endStreams({ sessionIds }, END_REASON[reason])
+    app.sessions.on('revoked', endRevokedStreams)
     app.decorate('realtime', realtime)
 
     app.addHook('preClose', async () => hub.close('shutdown'))
     app.addHook('onClose', async () => {
+      app.sessions.off('revoked', endRevokedStreams)
       if (!opts.bus) await bus.close()
     })
   },
-  { name: 'realtime', dependencies: ['db', 'auth', 'metrics'] }
+  { name: 'realtime', dependencies: ['db', 'redis', 'sessions', 'metrics'] }
 )

@@ -6,7 +6,6 @@
 // cannot be asked, the node falls back to its local count rather than refusing everyone.
 import fp from 'fastify-plugin'
 import { randomUUID } from 'node:crypto'
-import { RedisBus } from '@chat/realtime'
 
 export interface StreamSlots {
   /** A release function when the user may open one more stream, null when they are at the cap. */
@@ -43,7 +42,6 @@ return 1`
 
 export default fp<{ maxStreamsPerUser: number }>(
   async (app, opts) => {
-    const { bus } = app.realtime
     const max = opts.maxStreamsPerUser
     // This node's slots, counted from the grant (not from the attach, which comes later), so that concurrent
     // opens cannot all pass the check; every grant, Redis or not, is counted until it is released.
@@ -63,12 +61,12 @@ export default fp<{ maxStreamsPerUser: number }>(
     const local: StreamSlots = {
       acquire: async (userId) => ((slots.get(userId) ?? 0) >= max ? null : track(userId))
     }
-    if (!(bus instanceof RedisBus)) {
+    if (!app.redis) {
       app.decorate('streamSlots', local)
       return
     }
 
-    const redis = bus.commands
+    const redis = app.redis.commands
     const key = (userId: string) => `chat:streams:${userId}`
     const held = new Map<string, string>() // member → userId, for lease renewal
     const nodeId = randomUUID()
@@ -115,5 +113,5 @@ export default fp<{ maxStreamsPerUser: number }>(
       }
     } satisfies StreamSlots)
   },
-  { name: 'stream-slots', dependencies: ['realtime'] }
+  { name: 'stream-slots', dependencies: ['redis'] }
 )

@@ -1,24 +1,21 @@
-// Reading and writing users. A deleted user keeps their row (their messages still name them) but loses their
-// name, their password and their profile.
+// The users table. A deleted user keeps their row (their messages still name them) but loses their name, their
+// password and their profile.
 import type { User } from '@chat/contracts'
-import { tables, type Database, and, asc, eq, gt, isNull, like } from '@chat/db'
-import { InvalidCursor, errorChain } from '../errors.ts'
+import { tables, type Database, type Transaction, and, asc, eq, gt, isNull, like } from '@chat/db'
+import { decodeCursor, isString, toPage } from './page-cursor.ts'
 
 const { users } = tables
 export type UserRow = typeof users.$inferSelect
+type Executor = Database | Transaction
 
-export const DELETED_USERNAME = 'deleted'
-export const DELETED_DISPLAY_NAME = 'Deleted user'
+const DELETED_USERNAME = 'deleted'
+const DELETED_DISPLAY_NAME = 'Deleted user'
 
 export function toUser(row: Pick<UserRow, 'id' | 'username' | 'displayName' | 'createdAt'>): User {
   return { id: row.id, username: row.username, displayName: row.displayName, createdAt: row.createdAt.toISOString() }
 }
 
-export function isUniqueViolation(error: unknown): boolean {
-  return errorChain(error).some((e) => e.code === '23505')
-}
-
-export async function findLiveUser(db: Database, id: string): Promise<UserRow | undefined> {
+export async function findLiveUser(db: Executor, id: string): Promise<UserRow | undefined> {
   const [row] = await db
     .select()
     .from(users)
@@ -26,7 +23,7 @@ export async function findLiveUser(db: Database, id: string): Promise<UserRow | 
   return row
 }
 
-export async function findLiveUserByName(db: Database, username: string): Promise<UserRow | undefined> {
+export async function findLiveUserByName(db: Executor, username: string): Promise<UserRow | undefined> {
   const [row] = await db
     .select()
     .from(users)
@@ -34,26 +31,39 @@ export async function findLiveUserByName(db: Database, username: string): Promis
   return row
 }
 
-/** Opaque cursors: base64url of the JSON of the last row's sort key. */
-export function encodeCursor(key: unknown): string {
-  return Buffer.from(JSON.stringify(key)).toString('base64url')
+/** Throws a unique violation when the username is taken by a live user. */
+export async function insertUser(
+  db: Executor,
+  values: { username: string; displayName: string; passwordHash: string }
+): Promise<UserRow> {
+  const [row] = await db.insert(users).values(values).returning()
+  return row!
 }
 
-export function decodeCursor<T>(cursor: string, valid: (value: unknown) => value is T): T {
-  let value: unknown
-  try {
-    value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'))
-  } catch {
-    throw new InvalidCursor()
-  }
-  if (!valid(value)) throw new InvalidCursor()
-  return value
+/** Changes a live user; undefined when there is no such live user. */
+export async function updateUser(
+  db: Executor,
+  id: string,
+  changes: { displayName?: string; passwordHash?: string }
+): Promise<UserRow | undefined> {
+  const [row] = await db
+    .update(users)
+    .set(changes)
+    .where(and(eq(users.id, id), isNull(users.deletedAt)))
+    .returning()
+  return row
 }
 
-const isString = (value: unknown): value is string => typeof value === 'string'
+/** Takes away the user's name, password and profile; the row stays for the messages that name it. */
+export async function markUserDeleted(tx: Transaction, id: string): Promise<void> {
+  await tx
+    .update(users)
+    .set({ deletedAt: new Date(), username: DELETED_USERNAME, displayName: DELETED_DISPLAY_NAME, passwordHash: null })
+    .where(eq(users.id, id))
+}
 
 export async function listUsers(
-  db: Database,
+  db: Executor,
   { q, limit, cursor }: { q?: string | undefined; limit: number; cursor?: string | undefined }
 ): Promise<{ items: User[]; nextCursor: string | null }> {
   const conditions = [isNull(users.deletedAt)]
@@ -65,7 +75,5 @@ export async function listUsers(
     .where(and(...conditions))
     .orderBy(asc(users.username))
     .limit(limit + 1)
-  const page = rows.slice(0, limit)
-  const last = page.at(-1)
-  return { items: page.map(toUser), nextCursor: rows.length > limit && last ? encodeCursor(last.username) : null }
+  return toPage(rows, limit, toUser, (row) => row.username)
 }

@@ -1,11 +1,10 @@
-// Login, refresh and logout. Login answers an unknown user exactly as it answers a wrong password.
+// Login, refresh and logout: each route is its schema and one call of the users service.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { EmptyBody, LoginBody, RefreshBody, Session, errors } from '@chat/contracts'
-import { Type } from 'typebox'
-import { InvalidCredentials, UserNotFound } from '../errors.ts'
-import { findLiveUser, findLiveUserByName, toUser } from '../repositories/users.ts'
+import { EmptyBody, LoginBody, NoContent, RefreshBody, Session, errors } from '@chat/contracts'
 
-const auth: FastifyPluginAsyncTypebox = async (app) => {
+const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const { users } = app
+
   app.post(
     '/auth/login',
     {
@@ -18,12 +17,7 @@ const auth: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: Session, ...errors(400, 401, 413, 415, 429, 503) }
       }
     },
-    async (request) => {
-      const user = await findLiveUserByName(app.db, request.body.username.toLowerCase())
-      const ok = await app.passwords.verify(user?.passwordHash, request.body.password)
-      if (!user || !ok) throw new InvalidCredentials()
-      return { ...(await app.sessions.start(user.id)), user: toUser(user) }
-    }
+    async (request) => users.login(request.body)
   )
 
   app.post(
@@ -38,13 +32,7 @@ const auth: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: Session, ...errors(400, 401, 413, 415, 429) }
       }
     },
-    async (request) => {
-      const tokens = await app.sessions.refresh(request.body.refreshToken)
-      const user = await findLiveUser(app.db, tokens.userId)
-      if (!user) throw new UserNotFound()
-      const { userId: _userId, ...session } = tokens
-      return { ...session, user: toUser(user) }
-    }
+    async (request) => users.refresh(request.body.refreshToken)
   )
 
   app.post(
@@ -59,14 +47,14 @@ const auth: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['auth'],
         summary: "End the caller's session: its tokens and open streams stop at once, on every node",
         body: EmptyBody,
-        response: { 204: Type.Null({ description: 'No content' }), ...errors(400, 401) }
+        response: { 204: NoContent, ...errors(400, 401) }
       }
     },
     async (request, reply) => {
-      await app.sessions.revoke([request.auth.sessionId], 'logout')
+      await users.logout(request.auth)
       return reply.code(204).send(null)
     }
   )
 }
 
-export default auth
+export default authRoutes

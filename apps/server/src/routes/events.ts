@@ -7,7 +7,6 @@ import { Type } from 'typebox'
 import type { OutgoingHttpHeaders } from 'node:http'
 import { chunkedSink } from '@chat/realtime'
 import { InvalidLastEventId, TooManyStreams } from '../errors.ts'
-import { requireMember, roomAccess } from '../repositories/rooms.ts'
 
 export interface EventsOptions {
   maxStreamsPerUser: number
@@ -21,10 +20,7 @@ function parseLastEventId(value: string | undefined): number | null {
 
 const eventRoutes: FastifyPluginAsyncTypebox<EventsOptions> = async (app, opts) => {
   const endedMeanwhile = async (roomId: string, userId: string, sessionId: string) => {
-    const [live, access] = await Promise.all([
-      app.sessions.isLive(userId, sessionId),
-      roomAccess(app.db, roomId, userId)
-    ])
+    const [live, access] = await Promise.all([app.sessions.isLive(userId, sessionId), app.rooms.access(roomId, userId)])
     if (!live) return 'session_ended' as const
     if (!access.room) return 'room_deleted' as const
     if (!access.member) return 'left_room' as const
@@ -57,7 +53,7 @@ const eventRoutes: FastifyPluginAsyncTypebox<EventsOptions> = async (app, opts) 
       const { userId, sessionId, expiresAt } = request.auth
       const header = request.headers['last-event-id']
       const lastEventId = parseLastEventId(typeof header === 'string' ? header : request.query.lastEventId)
-      await requireMember(app.db, roomId, userId)
+      await app.rooms.requireMember(roomId, userId)
       const release = await app.streamSlots.acquire(userId)
       if (!release) {
         reply.header('retry-after', '5')

@@ -4,7 +4,7 @@ import { Type } from 'typebox'
 
 const Health = Type.Object({ status: Type.String(), checks: Type.Optional(Type.Record(Type.String(), Type.String())) })
 
-const health: FastifyPluginAsyncTypebox = async (app) => {
+const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/healthz',
     { schema: { tags: ['operations'], summary: 'The process is running', security: [], response: { 200: Health } } },
@@ -36,4 +36,4 @@ const health: FastifyPluginAsyncTypebox = async (app) => {
   )
 }
 
-export default health
+export default healthRoutes

@@ -1,12 +1,12 @@
-// Posting to a room and reading its history. Only members do either; a post is stored under the room's lock
-// and published after the commit; a repeated clientMsgId answers with the first event.
+// Posting to a room and reading its history, members only. A post is stored under the room's lock and published
+// after the commit; a repeated clientMsgId answers with the first event (200 instead of 201).
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { HistoryPage, HistoryQuery, PostMessageBody, RoomEvent, RoomParams, errors } from '@chat/contracts'
 import { InvalidQuery } from '../errors.ts'
-import { history, postMessage, requireMember } from '../repositories/rooms.ts'
 
 const messageRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.addHook('onRequest', app.authenticate)
+  const { rooms } = app
 
   app.post(
     '/rooms/message',
@@ -20,9 +20,7 @@ const messageRoutes: FastifyPluginAsyncTypebox = async (app) => {
       }
     },
     async (request, reply) => {
-      const { roomId, text, clientMsgId } = request.body
-      const { event, created } = await postMessage(app.db, roomId, request.auth.userId, text, clientMsgId)
-      if (created) await app.realtime.publishEvent(event)
+      const { event, created } = await rooms.post(request.auth.userId, request.body)
       return reply.code(created ? 201 : 200).send(event)
     }
   )
@@ -41,10 +39,10 @@ const messageRoutes: FastifyPluginAsyncTypebox = async (app) => {
       }
     },
     async (request) => {
-      const { limit = 50, before, after } = request.query
-      if (before !== undefined && after !== undefined) throw new InvalidQuery('Give before or after, not both')
-      await requireMember(app.db, request.params.roomId, request.auth.userId)
-      return history(app.db, request.params.roomId, { limit, before, after })
+      if (request.query.before !== undefined && request.query.after !== undefined) {
+        throw new InvalidQuery('Give before or after, not both')
+      }
+      return rooms.history(request.auth.userId, request.params.roomId, request.query)
     }
   )
 }

@@ -1,36 +1,22 @@
-// Rooms and memberships. Any signed-in user can find and join a room; only members list its members; only
-// the owner deletes it. Events are published on the bus only after their transaction committed.
+// Rooms and memberships. Any signed-in user can find and join a room; only members list its members; only the
+// owner deletes it. Each route is its schema and one call of the rooms service.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { Type } from 'typebox'
 import {
   CreateRoomBody,
   Member,
+  NoContent,
   Page,
+  PageQuery,
   Room,
   RoomIdBody,
   RoomListQuery,
   RoomParams,
-  PageQuery,
   errors
 } from '@chat/contracts'
-import { RoomNotFound } from '../errors.ts'
-import {
-  createRoom,
-  deleteRoom,
-  findRoom,
-  joinRoom,
-  leaveRoom,
-  listMembers,
-  listRooms,
-  requireMember,
-  toRoom
-} from '../repositories/rooms.ts'
-
-const NoContent = Type.Null({ description: 'No content' })
 
 const roomRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.addHook('onRequest', app.authenticate)
-  const { realtime } = app
+  const { rooms } = app
 
   app.post(
     '/rooms/create',
@@ -42,10 +28,7 @@ const roomRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 201: Room, ...errors(400, 401, 413, 415) }
       }
     },
-    async (request, reply) => {
-      const room = await createRoom(app.db, request.auth.userId, request.body.name, request.body.topic ?? null)
-      return reply.code(201).send(room)
-    }
+    async (request, reply) => reply.code(201).send(await rooms.create(request.auth.userId, request.body))
   )
 
   app.post(
@@ -59,8 +42,7 @@ const roomRoutes: FastifyPluginAsyncTypebox = async (app) => {
       }
     },
     async (request, reply) => {
-      await deleteRoom(app.db, request.body.roomId, request.auth.userId)
-      await realtime.publishRoomDeleted(request.body.roomId)
+      await rooms.delete(request.auth.userId, request.body.roomId)
       return reply.code(204).send(null)
     }
   )
@@ -75,11 +57,7 @@ const roomRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: Room, ...errors(400, 401, 404) }
       }
     },
-    async (request) => {
-      const { room, event } = await joinRoom(app.db, request.body.roomId, request.auth.userId)
-      if (event) await realtime.publishEvent(event)
-      return room
-    }
+    async (request) => rooms.join(request.auth.userId, request.body.roomId)
   )
 
   app.post(
@@ -93,8 +71,7 @@ const roomRoutes: FastifyPluginAsyncTypebox = async (app) => {
       }
     },
     async (request, reply) => {
-      const event = await leaveRoom(app.db, request.body.roomId, request.auth.userId)
-      if (event) await realtime.publishEvent(event)
+      await rooms.leave(request.auth.userId, request.body.roomId)
       return reply.code(204).send(null)
     }
   )
@@ -109,12 +86,10 @@ const roomRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: Page(Room), ...errors(400, 401) }
       }
     },
-    async (request) =>
-      listRooms(app.db, request.auth.userId, {
-        mine: request.query.mine ?? false,
-        limit: request.query.limit ?? 50,
-        cursor: request.query.cursor
-      })
+    async (request) => {
+      const { mine = false, limit = 50, cursor } = request.query
+      return rooms.list(request.auth.userId, { mine, limit, cursor })
+    }
   )
 
   app.get(
@@ -127,11 +102,7 @@ const roomRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: Room, ...errors(400, 401, 404) }
       }
     },
-    async (request) => {
-      const room = await findRoom(app.db, request.params.roomId)
-      if (!room) throw new RoomNotFound()
-      return toRoom(room)
-    }
+    async (request) => rooms.get(request.params.roomId)
   )
 
   app.get(
@@ -146,11 +117,8 @@ const roomRoutes: FastifyPluginAsyncTypebox = async (app) => {
       }
     },
     async (request) => {
-      await requireMember(app.db, request.params.roomId, request.auth.userId)
-      return listMembers(app.db, request.params.roomId, {
-        limit: request.query.limit ?? 50,
-        cursor: request.query.cursor
-      })
+      const { limit = 50, cursor } = request.query
+      return rooms.members(request.auth.userId, request.params.roomId, { limit, cursor })
     }
   )
 }

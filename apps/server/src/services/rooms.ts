@@ -1,0 +1,184 @@
+// What a write to a room means. Every change of a room goes through here: create, join, leave, delete, post, and
+// a user's removal from all their rooms. Each stores its change in one transaction (the room's row locked first),
+// commits, and only then announces it on the bus (`announce`), the one place a room change is published. Reads
+// check access the same way for every route: an unknown room is 404, a room one is not in is 403.
+import fp from 'fastify-plugin'
+import type { CreateRoomBody, HistoryQuery, Member, PostMessageBody, Room, RoomEvent } from '@chat/contracts'
+import type { Database, Transaction } from '@chat/db'
+import { NotMember, NotRoomOwner, OwnerCannotLeave, RoomNotFound } from '../errors.ts'
+import type { Realtime } from '../plugins/realtime.ts'
+import { PostBatcher } from '../repositories/post-batcher.ts'
+import { append, history } from '../repositories/room-log.ts'
+import {
+  deleteMember,
+  deleteRooms,
+  findRoom,
+  insertMember,
+  insertRoom,
+  listMembers,
+  listRooms,
+  lockRoom,
+  lockRoomsOf,
+  roleIn,
+  roomAccess,
+  toRoom
+} from '../repositories/rooms.ts'
+
+/** What a committed change asks the bus to say: rooms gone, then events stored. */
+export interface RoomChanges {
+  deletedRoomIds: string[]
+  events: RoomEvent[]
+}
+
+type Page<T> = { items: T[]; nextCursor: string | null }
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    rooms: RoomsService
+  }
+}
+
+export class RoomsService {
+  readonly #db: Database
+  readonly #realtime: Realtime
+  readonly #posts: PostBatcher
+
+  constructor(db: Database, realtime: Realtime) {
+    this.#db = db
+    this.#realtime = realtime
+    this.#posts = new PostBatcher(db)
+  }
+
+  /** The creator is the owner and first member; a new room stores no event. */
+  async create(ownerId: string, { name, topic }: CreateRoomBody): Promise<Room> {
+    const room = await this.#db.transaction((tx) => insertRoom(tx, ownerId, name, topic ?? null))
+    return toRoom(room)
+  }
+
+  async get(roomId: string): Promise<Room> {
+    const room = await findRoom(this.#db, roomId)
+    if (!room) throw new RoomNotFound()
+    return toRoom(room)
+  }
+
+  list(userId: string, query: { mine: boolean; limit: number; cursor?: string | undefined }): Promise<Page<Room>> {
+    return listRooms(this.#db, userId, query)
+  }
+
+  async members(
+    userId: string,
+    roomId: string,
+    page: { limit: number; cursor?: string | undefined }
+  ): Promise<Page<Member>> {
+    await this.requireMember(roomId, userId)
+    return listMembers(this.#db, roomId, page)
+  }
+
+  async history(
+    userId: string,
+    roomId: string,
+    { limit = 50, before, after }: HistoryQuery
+  ): Promise<{ items: RoomEvent[]; hasMore: boolean }> {
+    await this.requireMember(roomId, userId)
+    return history(this.#db, roomId, { limit, before, after })
+  }
+
+  /** Whether the room exists and whether the user is in it, in one read. */
+  access(roomId: string, userId: string): Promise<{ room: boolean; member: boolean }> {
+    return roomAccess(this.#db, roomId, userId)
+  }
+
+  /** 404 for an unknown room, 403 CHAT_NOT_MEMBER for a room the user is not in. */
+  async requireMember(roomId: string, userId: string): Promise<void> {
+    const access = await this.access(roomId, userId)
+    if (!access.room) throw new RoomNotFound()
+    if (!access.member) throw new NotMember()
+  }
+
+  /** Idempotent: member.joined is stored and announced only when the user was not a member yet. */
+  async join(userId: string, roomId: string): Promise<Room> {
+    const { room, event } = await this.#db.transaction(async (tx) => {
+      const locked = await lockRoom(tx, roomId)
+      if (!locked) throw new RoomNotFound()
+      if (await roleIn(tx, roomId, userId)) return { room: locked, event: null }
+      await insertMember(tx, roomId, userId)
+      return append(tx, roomId, { type: 'member.joined', userId }, 1)
+    })
+    if (event) await this.announce({ deletedRoomIds: [], events: [event] })
+    return toRoom(room)
+  }
+
+  /** Idempotent: leaving a room one is not in changes nothing; the owner cannot leave. */
+  async leave(userId: string, roomId: string): Promise<void> {
+    const left = await this.#db.transaction(async (tx) => {
+      if (!(await lockRoom(tx, roomId))) throw new RoomNotFound()
+      const role = await roleIn(tx, roomId, userId)
+      if (!role) return null
+      if (role === 'owner') throw new OwnerCannotLeave()
+      return removeMember(tx, roomId, userId)
+    })
+    if (left) await this.announce({ deletedRoomIds: [], events: [left] })
+  }
+
+  /** Owner only; open streams of the room get room.deleted, then close. */
+  async delete(userId: string, roomId: string): Promise<void> {
+    await this.#db.transaction(async (tx) => {
+      const room = await lockRoom(tx, roomId)
+      if (!room) throw new RoomNotFound()
+      if (room.ownerId !== userId) throw new NotRoomOwner()
+      await deleteRooms(tx, [roomId])
+    })
+    await this.announce({ deletedRoomIds: [roomId], events: [] })
+  }
+
+  /** Members only; a repeated clientMsgId returns the first event (created: false) and stores nothing. */
+  async post(
+    userId: string,
+    { roomId, text, clientMsgId }: PostMessageBody
+  ): Promise<{ event: RoomEvent; created: boolean }> {
+    const posted = await this.#posts.post({ roomId, userId, text, clientMsgId })
+    if (posted.created) await this.announce({ deletedRoomIds: [], events: [posted.event] })
+    return posted
+  }
+
+  /**
+   * Inside the transaction that removes a user: the rooms they own are deleted, the others they leave (one
+   * member.left each). The caller announces the returned changes after its commit.
+   */
+  async removeUser(tx: Transaction, userId: string): Promise<RoomChanges> {
+    const involved = await lockRoomsOf(tx, userId)
+    const deletedRoomIds = involved.filter((r) => r.ownerId === userId).map((r) => r.id)
+    await deleteRooms(tx, deletedRoomIds)
+    const events: RoomEvent[] = []
+    for (const room of involved) {
+      if (room.ownerId !== userId) events.push(await removeMember(tx, room.id, userId))
+    }
+    return { deletedRoomIds, events }
+  }
+
+  /** Publishes committed changes: the only place a room change reaches the bus. */
+  async announce({ deletedRoomIds, events }: RoomChanges): Promise<void> {
+    for (const roomId of deletedRoomIds) await this.#realtime.publishRoomDeleted(roomId)
+    for (const event of events) await this.#realtime.publishEvent(event)
+  }
+
+  /** Stores the posts gathered so far and takes no more: before the database closes. */
+  close(): Promise<void> {
+    return this.#posts.close()
+  }
+}
+
+/** Deletes a membership of a locked room and logs member.left. */
+async function removeMember(tx: Transaction, roomId: string, userId: string): Promise<RoomEvent> {
+  await deleteMember(tx, roomId, userId)
+  return (await append(tx, roomId, { type: 'member.left', userId }, -1)).event
+}
+
+export default fp(
+  async (app) => {
+    const rooms = new RoomsService(app.db, app.realtime)
+    app.decorate('rooms', rooms)
+    app.addHook('onClose', async () => rooms.close())
+  },
+  { name: 'rooms-service', dependencies: ['db', 'realtime'] }
+)
