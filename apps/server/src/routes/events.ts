@@ -60,12 +60,11 @@ const eventRoutes: FastifyPluginAsyncTypebox<EventsOptions> = async (app, opts) 
         throw new TooManyStreams(opts.maxStreamsPerUser)
       }
 
-      reply.hijack()
+      reply.cacheControl('no-cache').hijack()
       const res = reply.raw
       res.writeHead(200, {
         ...(reply.getHeaders() as OutgoingHttpHeaders),
         'content-type': 'text/event-stream; charset=utf-8',
-        'cache-control': 'no-cache',
         'x-accel-buffering': 'no',
         connection: 'keep-alive'
       })

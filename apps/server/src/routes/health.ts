@@ -8,7 +8,7 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/healthz',
     { schema: { tags: ['operations'], summary: 'The process is running', security: [], response: { 200: Health } } },
-    async () => ({ status: 'ok' })
+    async (_request, reply) => reply.cacheControl('no-store').send({ status: 'ok' })
   )
 
   app.get(
@@ -31,7 +31,11 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
       }
       checks.bus = app.realtime.bus.ready ? 'ok' : 'unavailable'
       const ready = Object.values(checks).every((v) => v === 'ok')
-      return reply.code(ready ? 200 : 503).send({ status: ready ? 'ok' : 'unavailable', checks })
+      // A probe's answer is about this instant: no proxy may keep it (@fastify/sensible's helper).
+      return reply
+        .cacheControl('no-store')
+        .code(ready ? 200 : 503)
+        .send({ status: ready ? 'ok' : 'unavailable', checks })
     }
   )
 }

@@ -1,5 +1,6 @@
+// Liveness, readiness, and the 404 of an unknown route.
 import t from 'tap'
-import { build } from './helper.ts'
+import { build } from '../helper.ts'
 
 t.test('healthz and readyz answer 200 while the database answers', async (t) => {
   const app = await build(t)
@@ -8,6 +9,8 @@ t.test('healthz and readyz answer 200 while the database answers', async (t) => 
   const ready = await app.inject({ method: 'GET', url: '/readyz' })
   t.equal(ready.statusCode, 200)
   t.equal(ready.json().checks.database, 'ok')
+  t.equal(health.headers['cache-control'], 'no-store', 'probes are never cached')
+  t.equal(ready.headers['cache-control'], 'no-store')
 })
 
 t.test('an unknown route is a 404 in the error shape', async (t) => {
