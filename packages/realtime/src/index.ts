@@ -3,7 +3,7 @@ export { MemoryBus, type Bus, type BusHandler } from './bus.ts'
 export { RedisBus, type RedisBusOptions } from './redis-bus.ts'
 export { Hub, type AttachOptions, type HubOptions } from './hub.ts'
 export { chunkedSink } from './http-sink.ts'
-export { CONTROL_CHANNEL, createPublisher, roomChannel, type EndStreamsFilter, type Publisher } from './protocol.ts'
+export { CONTROL_CHANNEL, Publisher, roomChannel, type EndStreamsFilter } from './protocol.ts'
 export type { Stream } from './stream.ts'
 export type {
   CloseReason,

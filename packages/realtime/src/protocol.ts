@@ -85,28 +85,32 @@ export function parseControlMessage(raw: string): EndMessage {
   throw new Error(`malformed message on ${CONTROL_CHANNEL}`)
 }
 
-export interface Publisher {
-  /** Call only after the event's transaction committed: receivers may read it back from the database. */
-  publishEvent(event: RoomEvent): Promise<void>
-  publishRoomDeleted(roomId: string): Promise<void>
-  /** Ends matching streams on every node, each with a `close` frame carrying `reason`. */
-  endStreams(filter: EndStreamsFilter, reason: EndReason): Promise<void>
-}
+/** Builds the envelopes and puts them on the bus; receivers may read a published event back from the database. */
+export class Publisher {
+  readonly #bus: Bus
 
-export function createPublisher(bus: Bus): Publisher {
-  return {
-    publishEvent: (event) =>
-      bus.publish(roomChannel(event.roomId), JSON.stringify({ k: 'event', t: Date.now(), e: event })),
-    publishRoomDeleted: (roomId) => bus.publish(roomChannel(roomId), JSON.stringify({ k: 'room.deleted', roomId })),
-    endStreams: (filter, reason) => {
-      const msg: EndMessage = {
-        k: 'end',
-        reason,
-        sessionIds: filter.sessionIds,
-        userId: filter.userId,
-        exceptSessionId: filter.exceptSessionId
-      }
-      return bus.publish(CONTROL_CHANNEL, JSON.stringify(msg))
+  constructor(bus: Bus) {
+    this.#bus = bus
+  }
+
+  /** Call only after the event's transaction committed. */
+  publishEvent(event: RoomEvent): Promise<void> {
+    return this.#bus.publish(roomChannel(event.roomId), JSON.stringify({ k: 'event', t: Date.now(), e: event }))
+  }
+
+  publishRoomDeleted(roomId: string): Promise<void> {
+    return this.#bus.publish(roomChannel(roomId), JSON.stringify({ k: 'room.deleted', roomId }))
+  }
+
+  /** Ends matching streams on every node, each with a `close` frame carrying `reason`. */
+  endStreams(filter: EndStreamsFilter, reason: EndReason): Promise<void> {
+    const msg: EndMessage = {
+      k: 'end',
+      reason,
+      sessionIds: filter.sessionIds,
+      userId: filter.userId,
+      exceptSessionId: filter.exceptSessionId
     }
+    return this.#bus.publish(CONTROL_CHANNEL, JSON.stringify(msg))
   }
 }

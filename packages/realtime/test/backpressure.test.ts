@@ -1,7 +1,7 @@
 // A subscriber that cannot keep up must cost bounded memory and never slow its room down; the
 // database still gives it everything once it resumes.
 import t from 'tap'
-import { createPublisher, MemoryBus, type RealtimeMetrics, type StreamEndReason } from '../src/index.ts'
+import { Publisher, MemoryBus, type RealtimeMetrics, type StreamEndReason } from '../src/index.ts'
 import { FLUSH_AT_BYTES } from '../src/stream.ts'
 import { MemoryDb, openStream, range, startNode, until } from './fixtures/harness.ts'
 
@@ -22,7 +22,7 @@ t.test('a client that stops reading is closed with slow_consumer; the room goes 
   const node = await startNode(t, { bus, db, maxBacklogBytes, metrics })
   const fast = await openStream(node, 'r1', { user: 'fast' })
   const slow = await openStream(node, 'r1', { user: 'slow' }, { paused: true })
-  const publisher = createPublisher(bus)
+  const publisher = new Publisher(bus)
   const text = 'x'.repeat(1000)
   const total = 5000
   let maxHeld = 0
@@ -60,7 +60,7 @@ t.test('live frames held during a replay count toward the bound', async (t) => {
   await openStream(node, 'r1', { user: 'live' })
   db.readDelayMs = 50
   const resuming = await openStream(node, 'r1', { user: 'resuming', lastEventId: 0 })
-  const publisher = createPublisher(bus)
+  const publisher = new Publisher(bus)
   for (let i = 0; i < 40; i++) await publisher.publishEvent(db.commit('r1', 'bob', 'message', 'y'.repeat(1000)))
   await resuming.ended
   t.equal(resuming.closeReason, 'slow_consumer')

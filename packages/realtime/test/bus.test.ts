@@ -2,7 +2,7 @@
 // bus: asynchronous, ordered per channel, and deaf once unsubscribed. The envelopes are the
 // cluster's wire format, checked here as JSON.
 import t from 'tap'
-import { createPublisher, MemoryBus } from '../src/index.ts'
+import { Publisher, MemoryBus } from '../src/index.ts'
 
 t.test('MemoryBus delivers asynchronously, in publish order, to every handler', async (t) => {
   const bus = new MemoryBus()
@@ -39,7 +39,7 @@ t.test('the publisher builds the documented envelopes', async (t) => {
   const bus = new MemoryBus()
   const got: Record<string, unknown[]> = { 'room:r1': [], control: [] }
   for (const channel of Object.keys(got)) await bus.subscribe(channel, (m) => got[channel]!.push(JSON.parse(m)))
-  const publisher = createPublisher(bus)
+  const publisher = new Publisher(bus)
   const event = { id: 'e1', roomId: 'r1', seq: 1, type: 'message' as const, user: { id: 'u1' }, text: 'hi' }
   const before = Date.now()
   await publisher.publishEvent(event)

@@ -1,7 +1,7 @@
 // A failing database or a garbled bus message must never crash the node or stall a room for good:
 // errors surface through onError, catch-up is retried, and streams close only as a last resort.
 import t from 'tap'
-import { createPublisher, MemoryBus } from '../src/index.ts'
+import { Publisher, MemoryBus } from '../src/index.ts'
 import { FlakyBus } from './fixtures/flaky-bus.ts'
 import { MemoryDb, openStream, range, sleep, startNode, until } from './fixtures/harness.ts'
 
@@ -16,7 +16,7 @@ t.test('a gap fill that fails is retried on the next event', async (t) => {
   const errors: unknown[] = []
   const node = await startNode(t, { bus, db, onError: (e) => errors.push(e) })
   const client = await openStream(node, 'r1')
-  const publisher = createPublisher(bus)
+  const publisher = new Publisher(bus)
   await publisher.publishEvent(db.commit('r1', 'alice'))
   await publisher.publishEvent(db.commit('r1', 'alice'))
   db.failing = true
@@ -35,7 +35,7 @@ t.test('a gap fill that fails is retried by the heartbeat when no event follows'
   const errors: unknown[] = []
   const node = await startNode(t, { bus, db, heartbeatMs: 20, onError: (e) => errors.push(e) })
   const client = await openStream(node, 'r1')
-  const publisher = createPublisher(bus)
+  const publisher = new Publisher(bus)
   db.failing = true
   await publisher.publishEvent(db.commit('r1', 'alice'))
   await publisher.publishEvent(db.commit('r1', 'alice'))
@@ -53,7 +53,7 @@ t.test('a room that cannot catch up past the deadline closes its streams with ca
   const node = await startNode(t, { bus, db, heartbeatMs: 10, catchUpDeadlineMs: 50, onError: () => {} })
   const client = await openStream(node, 'r1')
   db.failing = true
-  const publisher = createPublisher(bus)
+  const publisher = new Publisher(bus)
   await publisher.publishEvent(db.commit('r1', 'alice'))
   await publisher.publishEvent(db.commit('r1', 'alice'))
   await client.ended
@@ -71,7 +71,7 @@ t.test('a room that cannot be opened rejects the attach and leaves nothing behin
   await until(() => node.hub.roomCount === 0 && bus.channels.length === 1)
   db.failing = false
   const client = await openStream(node, 'r1')
-  await createPublisher(bus).publishEvent(db.commit('r1', 'alice'))
+  await new Publisher(bus).publishEvent(db.commit('r1', 'alice'))
   await client.waitForSeq(1)
   client.destroy()
 })
@@ -105,7 +105,7 @@ t.test('malformed bus messages are reported and skipped', async (t) => {
   await bus.publish('room:r1', JSON.stringify({ k: 'event', t: 0, e: { ...event, roomId: 'r2' } }))
   await bus.publish('control', JSON.stringify({ k: 'end', reason: 'because' }))
   await bus.publish('control', '[]')
-  await createPublisher(bus).publishEvent(event)
+  await new Publisher(bus).publishEvent(event)
   await client.waitForSeq(1)
   await sleep(5)
   t.equal(errors.length, 5)
@@ -120,7 +120,7 @@ t.test('events reach streams after a failed attempt without duplicates', async (
   const db = new MemoryDb()
   const node = await startNode(t, { bus, db, heartbeatMs: 15, onError: () => {} })
   const client = await openStream(node, 'r1')
-  const publisher = createPublisher(bus)
+  const publisher = new Publisher(bus)
   for (let i = 0; i < 60; i++) {
     db.failing = i % 7 < 2
     await publisher.publishEvent(db.commit('r1', 'alice'))

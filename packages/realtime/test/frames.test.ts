@@ -1,6 +1,6 @@
 // The wire format is the contract clients parse: exact bytes, one encoding per room, no injection.
 import t from 'tap'
-import { createPublisher, MemoryBus } from '../src/index.ts'
+import { Publisher, MemoryBus } from '../src/index.ts'
 import { FakeSink } from './fixtures/fake-sink.ts'
 import { MemoryDb, openStream, startNode, until } from './fixtures/harness.ts'
 
@@ -10,7 +10,7 @@ t.test('a stored event is sent as id, event and one data line, byte for byte', a
   const node = await startNode(t, { bus, db })
   const client = await openStream(node, 'r1')
   const event = db.commit('r1', 'alice', 'message', 'hi there')
-  await createPublisher(bus).publishEvent(event)
+  await new Publisher(bus).publishEvent(event)
   await client.waitForSeq(1)
   t.equal(client.raw, `id: 1\nevent: message\ndata: ${JSON.stringify(event)}\n\n`)
   t.same(client.events, [event])
@@ -25,7 +25,7 @@ t.test('the frame is encoded once per room and the same Buffer reaches every str
   for (const [i, res] of sinks.entries()) {
     await node.hub.attach({ roomId: 'r1', userId: `u${i}`, sessionId: `s${i}`, res, lastEventId: null })
   }
-  await createPublisher(bus).publishEvent(db.commit('r1', 'alice'))
+  await new Publisher(bus).publishEvent(db.commit('r1', 'alice'))
   await until(() => sinks.every((s) => s.chunks.length === 1))
   const [first] = sinks[0]!.chunks
   t.ok(first && sinks.every((s) => s.chunks[0] === first), 'one Buffer object shared by all streams')
@@ -37,7 +37,7 @@ t.test('frames queued in one turn are written with one write per stream', async 
   const node = await startNode(t, { bus, db })
   const res = new FakeSink()
   await node.hub.attach({ roomId: 'r1', userId: 'u1', sessionId: 's1', res, lastEventId: null })
-  const publisher = createPublisher(bus)
+  const publisher = new Publisher(bus)
   const events = Array.from({ length: 50 }, () => db.commit('r1', 'alice'))
   await Promise.all(events.map((e) => publisher.publishEvent(e)))
   await until(() => res.text.includes('id: 50\n'))
@@ -57,7 +57,7 @@ t.test('under load a flush waits as long as the last one took, so each write car
     }
   })()
   await node.hub.attach({ roomId: 'r1', userId: 'u1', sessionId: 's1', res, lastEventId: null })
-  const publisher = createPublisher(bus)
+  const publisher = new Publisher(bus)
   for (let i = 0; i < 40; i++) {
     await publisher.publishEvent(db.commit('r1', 'alice'))
     await new Promise((r) => setTimeout(r, 1))
@@ -77,7 +77,7 @@ t.test('a text that looks like SSE stays inside its one data line', async (t) =>
   const node = await startNode(t, { bus, db })
   const client = await openStream(node, 'r1')
   const text = 'hello\n\nevent: admin\ndata: x\r\n\r\nid: 99\n\n'
-  await createPublisher(bus).publishEvent(db.commit('r1', 'mallory', 'message', text))
+  await new Publisher(bus).publishEvent(db.commit('r1', 'mallory', 'message', text))
   await client.waitForSeq(1)
   t.equal(client.frames.length, 1, 'exactly one frame')
   t.equal(client.frames[0]?.event, 'message')
@@ -91,7 +91,7 @@ t.test('room.deleted is sent without an id, then close room_deleted, then the st
   const db = new MemoryDb()
   const node = await startNode(t, { bus, db })
   const client = await openStream(node, 'r1')
-  await createPublisher(bus).publishRoomDeleted('r1')
+  await new Publisher(bus).publishRoomDeleted('r1')
   await client.ended
   t.equal(client.raw, 'event: room.deleted\ndata: {"roomId":"r1"}\n\nevent: close\ndata: {"reason":"room_deleted"}\n\n')
   await until(() => node.hub.streamCount === 0 && node.hub.roomCount === 0)

@@ -1,6 +1,6 @@
 // Every way a stream ends on purpose, and the hub releasing what it holds once streams are gone.
 import t from 'tap'
-import { createPublisher, MemoryBus } from '../src/index.ts'
+import { Publisher, MemoryBus } from '../src/index.ts'
 import { FakeSink } from './fixtures/fake-sink.ts'
 import { MemoryDb, openStream, sleep, startNode, until } from './fixtures/harness.ts'
 
@@ -11,7 +11,7 @@ t.test('member.left closes the leaver’s streams of that room with left_room, a
   const alice = await openStream(node, 'r1', { user: 'alice', session: 'a1' })
   const aliceElsewhere = await openStream(node, 'r2', { user: 'alice', session: 'a1' })
   const bob = await openStream(node, 'r1', { user: 'bob', session: 'b1' })
-  const publisher = createPublisher(bus)
+  const publisher = new Publisher(bus)
   await publisher.publishEvent(db.commit('r1', 'alice', 'member.left'))
   await alice.ended
   t.same(
@@ -33,7 +33,7 @@ t.test('a member.left already in the log does not close a resumed stream', async
   db.commit('r1', 'alice', 'member.joined')
   const node = await startNode(t, { bus, db })
   const alice = await openStream(node, 'r1', { user: 'alice', lastEventId: 0 })
-  await createPublisher(bus).publishEvent(db.commit('r1', 'alice', 'message'))
+  await new Publisher(bus).publishEvent(db.commit('r1', 'alice', 'message'))
   await alice.waitForSeq(3)
   t.same(alice.seqs, [1, 2, 3])
   t.equal(alice.closeReason, undefined)
@@ -47,7 +47,7 @@ t.test('the control channel ends streams by session, on every node', async (t) =
   const s1a = await openStream(n1, 'r1', { user: 'alice', session: 's1' })
   const s1b = await openStream(n2, 'r2', { user: 'alice', session: 's1' })
   const s2 = await openStream(n2, 'r1', { user: 'alice', session: 's2' })
-  await createPublisher(bus).endStreams({ sessionIds: ['s1', 'unknown'] }, 'logout')
+  await new Publisher(bus).endStreams({ sessionIds: ['s1', 'unknown'] }, 'logout')
   await Promise.all([s1a.ended, s1b.ended])
   t.equal(s1a.closeReason, 'logout')
   t.equal(s1b.closeReason, 'logout')
@@ -65,7 +65,7 @@ t.test('the control channel ends a user’s streams except one session', async (
     await openStream(n2, 'r2', { user: 'alice', session: 's3' })
   ]
   const bob = await openStream(n2, 'r1', { user: 'bob', session: 'b1' })
-  await createPublisher(bus).endStreams({ userId: 'alice', exceptSessionId: 's1' }, 'session_ended')
+  await new Publisher(bus).endStreams({ userId: 'alice', exceptSessionId: 's1' }, 'session_ended')
   await Promise.all(gone.map((c) => c.ended))
   for (const client of gone) t.equal(client.closeReason, 'session_ended')
   t.equal(n1.hub.countForUser('alice'), 1)
@@ -114,7 +114,7 @@ t.test('the room is dropped and its channel released when its last stream leaves
   await until(() => bus.channels.length === 1)
   t.same(bus.channels, ['control'])
   const again = await openStream(node, 'r1')
-  await createPublisher(bus).publishEvent(db.commit('r1', 'alice'))
+  await new Publisher(bus).publishEvent(db.commit('r1', 'alice'))
   await again.waitForSeq(1)
   t.pass('the room opens again')
   again.destroy()

@@ -1,7 +1,7 @@
 // The server's Prometheus figures come from this observer, so its counts must mean what they say:
 // latency once per event per node, deliveries per stream, and every open matched by a close.
 import t from 'tap'
-import { createPublisher, MemoryBus, type RealtimeMetrics, type StreamEndReason } from '../src/index.ts'
+import { Publisher, MemoryBus, type RealtimeMetrics, type StreamEndReason } from '../src/index.ts'
 import { MemoryDb, openStream, startNode, until } from './fixtures/harness.ts'
 
 t.test('metrics count streams, deliveries and one latency per event per node', async (t) => {
@@ -21,7 +21,7 @@ t.test('metrics count streams, deliveries and one latency per event per node', a
   }
   const node = await startNode(t, { bus, db, metrics })
   const clients = [await openStream(node, 'r1'), await openStream(node, 'r1'), await openStream(node, 'r1')]
-  const publisher = createPublisher(bus)
+  const publisher = new Publisher(bus)
   for (let i = 0; i < 10; i++) await publisher.publishEvent(db.commit('r1', 'alice'))
   await Promise.all(clients.map((c) => c.waitForSeq(10)))
   t.equal(opened, 3)

@@ -1,7 +1,7 @@
 // The bus may reorder (several nodes publish), lose or repeat messages, or go away for a while;
 // every subscriber must still see the room's log exactly once, in order.
 import t from 'tap'
-import { createPublisher, MemoryBus, type Publisher } from '../src/index.ts'
+import { MemoryBus, Publisher } from '../src/index.ts'
 import { FlakyBus } from './fixtures/flaky-bus.ts'
 import { MemoryDb, openStream, range, sleep, type SseClient, startNode } from './fixtures/harness.ts'
 
@@ -20,7 +20,7 @@ t.test('250 events published concurrently from several nodes arrive once, in ord
   const nodes = await Promise.all([1, 2, 3].map(() => startNode(t, { bus, db, pageSize: 20 })))
   const clients: SseClient[] = []
   for (const node of nodes) clients.push(await openStream(node, 'r1'), await openStream(node, 'r1'))
-  const publishers = nodes.map(() => createPublisher(bus))
+  const publishers = nodes.map(() => new Publisher(bus))
   const rand = random(42)
   // Commits are sequential like the room lock makes them; publishes race with random delays.
   await Promise.all(
@@ -64,7 +64,7 @@ t.test('a bus that loses every tenth message still yields every event', async (t
   clients.push(await openStream(metricsNode, 'r1'))
   await publishInOrder(
     db,
-    nodes.map(() => createPublisher(bus)),
+    nodes.map(() => new Publisher(bus)),
     250
   )
   await Promise.all(clients.map((c) => c.waitForSeq(250)))
@@ -82,7 +82,7 @@ t.test('repeated messages are delivered once', async (t) => {
   const db = new MemoryDb()
   const node = await startNode(t, { bus, db })
   const client = await openStream(node, 'r1')
-  await publishInOrder(db, [createPublisher(bus)], 30)
+  await publishInOrder(db, [new Publisher(bus)], 30)
   await client.waitForSeq(30)
   await sleep(10)
   t.same(client.seqs, range(1, 30))
@@ -93,7 +93,7 @@ t.test('after a bus outage the reconnect brings what was published meanwhile', a
   const db = new MemoryDb()
   const nodes = await Promise.all([1, 2].map(() => startNode(t, { bus, db, pageSize: 3 })))
   const clients = await Promise.all(nodes.map((node) => openStream(node, 'r1')))
-  const publisher = createPublisher(bus)
+  const publisher = new Publisher(bus)
   await publishInOrder(db, [publisher], 5)
   bus.down = true
   await publishInOrder(db, [publisher], 10)

@@ -1,7 +1,7 @@
 // Resumption is the seam between the database and the bus: a stream that replays while the room
 // keeps talking must come out with every event once, in order.
 import t from 'tap'
-import { createPublisher, MemoryBus } from '../src/index.ts'
+import { Publisher, MemoryBus } from '../src/index.ts'
 import { MemoryDb, openStream, range, sleep, startNode } from './fixtures/harness.ts'
 
 function seed(db: MemoryDb, count: number): void {
@@ -17,7 +17,7 @@ t.test('events published during a replay arrive once, in order, after it', async
     const live = firstInRoom ? null : await openStream(node, 'r1')
     db.readDelayMs = 3
     const resumed = await openStream(node, 'r1', { lastEventId: 10 })
-    const publisher = createPublisher(bus)
+    const publisher = new Publisher(bus)
     for (let i = 0; i < 100; i++) {
       await publisher.publishEvent(db.commit('r1', 'bob'))
       await sleep(i % 3)
@@ -43,7 +43,7 @@ t.test('resumption from a quiet room replays without any new event', async (t) =
   await tail.waitForSeq(42)
   t.same(all.seqs, range(1, 42), 'lastEventId=0 replays the whole room')
   t.same(tail.seqs, [41, 42])
-  await createPublisher(bus).publishEvent(db.commit('r1', 'bob'))
+  await new Publisher(bus).publishEvent(db.commit('r1', 'bob'))
   await none.waitForSeq(43)
   t.same(none.seqs, [43], 'a client already at the head goes live')
 })
@@ -56,7 +56,7 @@ t.test('a lastEventId beyond the head replays nothing and then goes live', async
   const client = await openStream(node, 'r1', { lastEventId: 1000 })
   await sleep(20)
   t.same(client.seqs, [])
-  await createPublisher(bus).publishEvent(db.commit('r1', 'bob'))
+  await new Publisher(bus).publishEvent(db.commit('r1', 'bob'))
   await client.waitForSeq(6)
   t.same(client.seqs, [6])
 })
@@ -67,7 +67,7 @@ t.test('a stream without lastEventId starts live with the next event', async (t)
   seed(db, 5)
   const node = await startNode(t, { bus, db })
   const client = await openStream(node, 'r1')
-  const publisher = createPublisher(bus)
+  const publisher = new Publisher(bus)
   await publisher.publishEvent(db.commit('r1', 'bob'))
   await publisher.publishEvent(db.commit('r1', 'bob'))
   await client.waitForSeq(7)

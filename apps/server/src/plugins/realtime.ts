@@ -4,16 +4,7 @@
 // stream is told `shutdown`.
 import fp from 'fastify-plugin'
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
-import {
-  Hub,
-  MemoryBus,
-  RedisBus,
-  createPublisher,
-  type Bus,
-  type EndReason,
-  type EndStreamsFilter,
-  type Publisher
-} from '@chat/realtime'
+import { Hub, MemoryBus, RedisBus, type Bus, type EndReason, type EndStreamsFilter, Publisher } from '@chat/realtime'
 import type { RoomEvent } from '@chat/contracts'
 import { eventsAfter, headSeq } from '../repositories/room-log.ts'
 import type { Revocation, RevokeReason } from './sessions.ts'
@@ -39,7 +30,7 @@ export class Realtime {
   constructor(hub: Hub, bus: Bus, metrics: FastifyInstance['metrics'], log: FastifyBaseLogger) {
     this.hub = hub
     this.bus = bus
-    this.#publisher = createPublisher(bus)
+    this.#publisher = new Publisher(bus)
     this.#metrics = metrics
     this.#log = log
   }
