@@ -57,15 +57,6 @@ export class RedisBus implements Bus {
     return !this.#closed && this.#sub.status === 'ready' && this.#pub.status === 'ready'
   }
 
-  /** Resolves once both connections are up the first time. */
-  async connected(): Promise<void> {
-    const up = (client: Redis) =>
-      client.status === 'ready'
-        ? Promise.resolve()
-        : new Promise<void>((resolve) => client.once('ready', () => resolve()))
-    await Promise.all([up(this.#pub), up(this.#sub)])
-  }
-
   async publish(channel: string, message: string): Promise<void> {
     await this.#pub.publish(channel, message)
   }
