@@ -26,7 +26,7 @@ const ROOM_ID = '0b6f3c1e-4c8e-4d47-9d4f-2a8e6f1b7c3d'
 t.test('event types', async (t) => {
   const valid = compiler().compile(EventType)
   for (const type of EVENT_TYPES) t.ok(valid(type), `${type} is accepted`)
-  for (const type of ['reaction.added', 'Message', '', 1, null]) t.notOk(valid(type), `${String(type)} is refused`)
+  for (const type of ['no.such.type', 'Message', '', 1, null]) t.notOk(valid(type), `${String(type)} is refused`)
 })
 
 t.test('a stored room event', async (t) => {

@@ -6,7 +6,9 @@ import { CLOSE_REASONS, END_REASONS, ERROR_CODES, EVENT_TYPES } from '../src/ind
 const unique = (list: readonly string[]) => new Set(list).size === list.length
 
 t.test('event types', async (t) => {
-  t.same(EVENT_TYPES, ['message', 'member.joined', 'member.left'], 'the types the contract names today')
+  for (const type of ['message', 'member.joined', 'member.left'])
+    t.ok(EVENT_TYPES.includes(type as never), `${type}, which the contract names, is listed`)
+  for (const type of EVENT_TYPES) t.match(type, /^[a-z]+(\.[a-z]+)?$/, `${type} is a lowercase dotted name`)
   t.ok(unique(EVENT_TYPES), 'no type twice')
 })
 
