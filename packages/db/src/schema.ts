@@ -123,7 +123,7 @@ export const roomEvents = pgTable(
     uniqueIndex('room_events_client_msg')
       .on(t.roomId, t.userId, t.clientMsgId)
       .where(sql`${t.clientMsgId} is not null`),
-    // The contract's event types, so that no writer (the SQL functions included) stores a type clients do not know.
+    // Only the contract's event types: no writer, the SQL functions included, stores one clients do not know.
     check('room_events_type', sql`${t.type} in (${literals(EVENT_TYPES)})`)
   ]
 )
