@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Test } from 'tap'
 import postgres from 'postgres'
-import { openStream, type SseClient } from '@chat/testkit'
+import { openStream, type SseClient, until as poll } from '@chat/testkit'
 import { startCluster, type Cluster, type ClusterOptions } from '../cluster/cluster.ts'
 
 export const ADMIN_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
@@ -16,14 +16,9 @@ export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
-/** Polls `check` until it is true; rejects naming `what` after `ms`. */
-export async function until(check: () => boolean | Promise<boolean>, what: string, ms = 30_000): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`)
-    await sleep(50)
-  }
-}
+/** Polls `check` until it is true; rejects naming `what` after `ms` (a cluster takes longer to settle). */
+export const until = (check: () => boolean | Promise<boolean>, what: string, ms = 30_000): Promise<void> =>
+  poll(check, what, ms)
 
 /** A new empty database on the test server, dropped when the test ends. */
 export async function freshDatabase(t: Test): Promise<string> {

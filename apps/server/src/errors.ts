@@ -1,36 +1,38 @@
 // Every error the API throws on purpose, with its stable code. Handlers throw these; the one error handler
 // in app.ts turns them into the contract's error shape.
 import createError from '@fastify/error'
+import { ERROR_CODES, type ErrorCode } from '@chat/contracts'
 
-export const Unauthorized = createError('CHAT_UNAUTHORIZED', 'Missing, invalid or expired access token', 401)
-export const Forbidden = createError('CHAT_FORBIDDEN', '%s', 403)
-export const RouteNotFound = createError('CHAT_NOT_FOUND', 'Route %s %s not found', 404)
-export const UserNotFound = createError('CHAT_USER_NOT_FOUND', 'User not found', 404)
-export const RoomNotFound = createError('CHAT_ROOM_NOT_FOUND', 'Room not found', 404)
-export const UsernameTaken = createError('CHAT_USERNAME_TAKEN', 'That username is taken', 409)
-export const InvalidCredentials = createError('CHAT_INVALID_CREDENTIALS', 'Invalid username or password', 401)
-export const InvalidRefreshToken = createError('CHAT_INVALID_REFRESH_TOKEN', 'Invalid or expired refresh token', 401)
-export const WrongPassword = createError('CHAT_WRONG_PASSWORD', 'The current password is wrong', 403)
-export const CurrentPasswordRequired = createError(
+// The status comes with the code from the contract's list, so a code is never sent with two statuses.
+const chatError = <C extends ErrorCode>(code: C, message: string) => createError(code, message, ERROR_CODES[code])
+
+export const Unauthorized = chatError('CHAT_UNAUTHORIZED', 'Missing, invalid or expired access token')
+export const Forbidden = chatError('CHAT_FORBIDDEN', '%s')
+export const RouteNotFound = chatError('CHAT_NOT_FOUND', 'Route %s %s not found')
+export const UserNotFound = chatError('CHAT_USER_NOT_FOUND', 'User not found')
+export const RoomNotFound = chatError('CHAT_ROOM_NOT_FOUND', 'Room not found')
+export const UsernameTaken = chatError('CHAT_USERNAME_TAKEN', 'That username is taken')
+export const InvalidCredentials = chatError('CHAT_INVALID_CREDENTIALS', 'Invalid username or password')
+export const InvalidRefreshToken = chatError('CHAT_INVALID_REFRESH_TOKEN', 'Invalid or expired refresh token')
+export const WrongPassword = chatError('CHAT_WRONG_PASSWORD', 'The current password is wrong')
+export const CurrentPasswordRequired = chatError(
   'CHAT_CURRENT_PASSWORD_REQUIRED',
-  'Changing the password needs currentPassword',
-  400
+  'Changing the password needs currentPassword'
 )
-export const InvalidCursor = createError('CHAT_INVALID_CURSOR', 'The cursor is not one this API gave out', 400)
-export const RateLimited = createError('CHAT_RATE_LIMITED', 'Too many requests; retry in %s', 429)
-export const ServerBusy = createError('CHAT_SERVER_BUSY', 'The server is busy; retry shortly', 503)
-export const Unavailable = createError('CHAT_UNAVAILABLE', 'A backing service is unavailable; retry shortly', 503)
-export const NotMember = createError('CHAT_NOT_MEMBER', 'Only members of the room may do this', 403)
-export const NotRoomOwner = createError('CHAT_NOT_ROOM_OWNER', 'Only the owner of the room may do this', 403)
-export const OwnerCannotLeave = createError(
+export const InvalidCursor = chatError('CHAT_INVALID_CURSOR', 'The cursor is not one this API gave out')
+export const RateLimited = chatError('CHAT_RATE_LIMITED', 'Too many requests; retry in %s')
+export const ServerBusy = chatError('CHAT_SERVER_BUSY', 'The server is busy; retry shortly')
+export const Unavailable = chatError('CHAT_UNAVAILABLE', 'A backing service is unavailable; retry shortly')
+export const NotMember = chatError('CHAT_NOT_MEMBER', 'Only members of the room may do this')
+export const NotRoomOwner = chatError('CHAT_NOT_ROOM_OWNER', 'Only the owner of the room may do this')
+export const OwnerCannotLeave = chatError(
   'CHAT_OWNER_CANNOT_LEAVE',
-  'The owner cannot leave the room; delete it instead',
-  409
+  'The owner cannot leave the room; delete it instead'
 )
 // The contract's code for every 429; the message says which limit.
-export const TooManyStreams = createError('CHAT_RATE_LIMITED', 'Too many open streams for this user (limit %s)', 429)
-export const InvalidLastEventId = createError('CHAT_INVALID_LAST_EVENT_ID', 'Last-Event-ID must be an integer ≥ 0', 400)
-export const InvalidQuery = createError('CHAT_INVALID_QUERY', '%s', 400)
+export const TooManyStreams = chatError('CHAT_RATE_LIMITED', 'Too many open streams for this user (limit %s)')
+export const InvalidLastEventId = chatError('CHAT_INVALID_LAST_EVENT_ID', 'Last-Event-ID must be an integer ≥ 0')
+export const InvalidQuery = chatError('CHAT_INVALID_QUERY', '%s')
 
 /** An error and the errors it wraps (drizzle puts the driver's error in `cause`), outermost first. */
 export function errorChain(error: unknown): Array<{ code?: unknown; message?: unknown }> {

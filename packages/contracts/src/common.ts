@@ -1,6 +1,14 @@
-// Shapes every route shares: ids, the error body, pagination. One definition so the OpenAPI document and the
-// handlers cannot drift apart.
-import { Type, type Static } from 'typebox'
+// Shapes every route shares: ids, the error body, pagination, unions of listed names. One definition so the
+// OpenAPI document and the handlers cannot drift apart.
+import { Type, type Static, type TLiteral, type TSchemaOptions, type TUnion } from 'typebox'
+
+type Literals<T extends readonly string[]> = { -readonly [K in keyof T]: TLiteral<T[K]> }
+
+/** One of the names of a const list, as a union of literals whose static type is exactly the list's members. */
+export function OneOf<const T extends readonly string[]>(names: T, options?: TSchemaOptions): TUnion<Literals<T>> {
+  const literals = names.map((name) => Type.Literal(name))
+  return Type.Union(literals, options) as unknown as TUnion<Literals<T>>
+}
 
 export const Uuid = Type.String({ format: 'uuid', description: 'UUID' })
 export const Timestamp = Type.String({ format: 'date-time', description: 'ISO 8601 UTC time' })

@@ -1,8 +1,9 @@
 // Rooms, memberships and the room log: bodies, responses and the stored event shape shared by history and
 // the SSE stream.
 import { Type, type Static } from 'typebox'
-import { NO_CONTROL_CHARS, PageQuery, SINGLE_LINE, Timestamp, Uuid } from './common.ts'
+import { NO_CONTROL_CHARS, OneOf, PageQuery, SINGLE_LINE, Timestamp, Uuid } from './common.ts'
 import { User } from './users.ts'
+import { EVENT_TYPES } from './vocabulary.ts'
 
 export const Room = Type.Object({
   id: Uuid,
@@ -15,11 +16,7 @@ export const Room = Type.Object({
 })
 export type Room = Static<typeof Room>
 
-export const EventType = Type.Union([
-  Type.Literal('message'),
-  Type.Literal('member.joined'),
-  Type.Literal('member.left')
-])
+export const EventType = OneOf(EVENT_TYPES)
 export type EventType = Static<typeof EventType>
 
 export const RoomEvent = Type.Object({

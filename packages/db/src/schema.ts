@@ -1,7 +1,23 @@
 // The tables: users and their sessions, rooms, memberships and each room's numbered event log.
 // Every change here is followed by `pnpm db:generate`, which writes the committed SQL migration.
 import { sql } from 'drizzle-orm'
-import { bigint, index, integer, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core'
+import {
+  bigint,
+  check,
+  index,
+  integer,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid
+} from 'drizzle-orm/pg-core'
+import { EVENT_TYPES } from '@chat/contracts'
+
+// The listed names as SQL string literals, written into the migration (a CHECK cannot take parameters).
+const literals = (names: readonly string[]) =>
+  sql.raw(names.map((name) => `'${name.replaceAll("'", "''")}'`).join(', '))
 
 const createdAt = () => timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow()
 
@@ -94,7 +110,7 @@ export const roomEvents = pgTable(
       .notNull()
       .references(() => rooms.id, { onDelete: 'cascade' }),
     seq: bigint('seq', { mode: 'number' }).notNull(),
-    type: text('type', { enum: ['message', 'member.joined', 'member.left'] }).notNull(),
+    type: text('type', { enum: EVENT_TYPES }).notNull(),
     userId: uuid('user_id')
       .notNull()
       .references(() => users.id),
@@ -106,6 +122,8 @@ export const roomEvents = pgTable(
     uniqueIndex('room_events_seq').on(t.roomId, t.seq),
     uniqueIndex('room_events_client_msg')
       .on(t.roomId, t.userId, t.clientMsgId)
-      .where(sql`${t.clientMsgId} is not null`)
+      .where(sql`${t.clientMsgId} is not null`),
+    // Only the contract's event types: no writer, the SQL functions included, stores one clients do not know.
+    check('room_events_type', sql`${t.type} in (${literals(EVENT_TYPES)})`)
   ]
 )

@@ -8,17 +8,15 @@ import type { Socket } from 'node:net'
 import type { StreamSink } from './types.ts'
 
 const CRLF = Buffer.from('\r\n')
-// Framed chunks of the buffers written, kept as long as the buffer itself lives: a frame shared by a room's
-// streams is framed once; a stream's own batch is framed once and dropped with it.
-const framed = new WeakMap<Buffer, Buffer>()
+// A written Buffer carries its framed chunk once framed, so the chunk lives exactly as long as the Buffer: a
+// frame shared by a room's streams is framed once per node, a stream's own batch once and dropped with it,
+// and no table outside the buffers has to be kept.
+const CHUNK = Symbol('http chunk')
 
-function chunkOf(data: Buffer): Buffer {
-  let chunk = framed.get(data)
-  if (!chunk) {
-    chunk = Buffer.concat([Buffer.from(`${data.length.toString(16)}\r\n`), data, CRLF])
-    framed.set(data, chunk)
-  }
-  return chunk
+type Framable = Buffer & { [CHUNK]?: Buffer }
+
+function chunkOf(data: Framable): Buffer {
+  return (data[CHUNK] ??= Buffer.concat([Buffer.from(`${data.length.toString(16)}\r\n`), data, CRLF]))
 }
 
 /** The sink for a response: the socket itself once the head is out and chunked, else the response. */

@@ -25,7 +25,7 @@ export interface HubOptions {
   readonly maxBacklogBytes?: number
   /** Events per database read (replays and gap fills). */
   readonly pageSize?: number
-  /** How long a room may fail to catch up from the database before its streams are closed. */
+  /** How long a broadcaster may fail to catch up from the database before its streams are closed. */
   readonly catchUpDeadlineMs?: number
   readonly metrics?: RealtimeMetrics
   readonly onError?: ErrorHandler
@@ -45,9 +45,8 @@ export interface AttachOptions {
 
 export class Hub {
   #opts: Required<Omit<HubOptions, 'metrics'>> & Pick<HubOptions, 'metrics'>
-  #rooms = new Map<string, Broadcaster>()
+  #broadcasters = new Map<string, Broadcaster>()
   #streams = new Set<Stream>()
-  #perUser = new Map<string, number>()
   #dirty = new Set<Stream>()
   /** Cancels the scheduled flush; null when none is scheduled. */
   #flushHandle: (() => void) | null = null
@@ -71,7 +70,7 @@ export class Hub {
     this.#control = opts.bus.subscribe(CONTROL_CHANNEL, this.#onControl)
     this.#control.catch(this.#opts.onError)
     this.#offReconnect = opts.bus.onReconnect(() => {
-      for (const room of this.#rooms.values()) room.resync()
+      for (const broadcaster of this.#broadcasters.values()) broadcaster.resync()
     })
     this.#heartbeat = setInterval(() => this.#tick(), this.#opts.heartbeatMs)
     this.#heartbeat.unref()
@@ -82,8 +81,8 @@ export class Hub {
   }
 
   /** Rooms with a broadcaster (and a bus subscription) on this node. */
-  get roomCount(): number {
-    return this.#rooms.size
+  get broadcasterCount(): number {
+    return this.#broadcasters.size
   }
 
   /** Bytes the streams hold in memory (sockets' own buffers aside). */
@@ -93,8 +92,11 @@ export class Hub {
     return total
   }
 
+  /** Counted when asked: the streams stay the one record of who is connected. */
   countForUser(userId: string): number {
-    return this.#perUser.get(userId) ?? 0
+    let count = 0
+    for (const stream of this.#streams) if (stream.userId === userId) count++
+    return count
   }
 
   /**
@@ -105,15 +107,15 @@ export class Hub {
     if (this.#closing) throw new Error('hub is closed')
     await this.#control
     if (this.#closing) throw new Error('hub is closed')
-    const room = this.#rooms.get(opts.roomId) ?? this.#openRoom(opts.roomId)
-    room.attaching++
+    const broadcaster = this.#broadcasters.get(opts.roomId) ?? this.#openBroadcaster(opts.roomId)
+    broadcaster.attaching++
     try {
-      await room.ready
+      await broadcaster.ready
     } finally {
-      room.attaching--
+      broadcaster.attaching--
     }
-    if (this.#closing || room.disposed) throw new Error('hub is closed')
-    const position = room.position
+    if (this.#closing || broadcaster.disposed) throw new Error('hub is closed')
+    const position = broadcaster.position
     const replaying = opts.lastEventId !== null && opts.lastEventId !== position
     const stream = new Stream({
       roomId: opts.roomId,
@@ -126,11 +128,10 @@ export class Hub {
       maxBacklogBytes: this.#opts.maxBacklogBytes,
       metrics: this.#opts.metrics,
       scheduleFlush: this.#scheduleFlush,
-      onEnd: (ended) => this.#detach(ended, room)
+      onEnd: (ended) => this.#detach(ended, broadcaster)
     })
     this.#streams.add(stream)
-    room.streams.add(stream)
-    this.#perUser.set(opts.userId, this.countForUser(opts.userId) + 1)
+    broadcaster.streams.add(stream)
     stream.start(opts.expiresAt)
     if (replaying && !stream.closed) {
       stream.replay(this.#opts.loadEvents, this.#opts.headSeq, this.#opts.pageSize).catch((error: unknown) => {
@@ -156,7 +157,7 @@ export class Hub {
     return ended
   }
 
-  /** Closes every stream with `reason`, drops every room and releases timers and subscriptions. */
+  /** Closes every stream with `reason`, drops every broadcaster and releases timers and subscriptions. */
   close(reason: CloseReason = 'shutdown'): Promise<void> {
     this.#closing ??= this.#shutdown(reason)
     return this.#closing
@@ -166,7 +167,7 @@ export class Hub {
     clearInterval(this.#heartbeat)
     this.#offReconnect()
     for (const stream of this.#streams) stream.close(reason)
-    for (const room of this.#rooms.values()) this.#dropRoom(room)
+    for (const broadcaster of this.#broadcasters.values()) this.#dropBroadcaster(broadcaster)
     this.#cancelFlush()
     this.#dirty.clear()
     const control = this.#control.then(
@@ -176,8 +177,8 @@ export class Hub {
     await Promise.all([control, ...this.#unsubscribing])
   }
 
-  #openRoom(roomId: string): Broadcaster {
-    const room = new Broadcaster({
+  #openBroadcaster(roomId: string): Broadcaster {
+    const broadcaster = new Broadcaster({
       roomId,
       bus: this.#opts.bus,
       loadEvents: this.#opts.loadEvents,
@@ -187,27 +188,24 @@ export class Hub {
       metrics: this.#opts.metrics,
       onError: this.#opts.onError
     })
-    this.#rooms.set(roomId, room)
-    room.ready.catch(() => this.#dropRoom(room))
-    return room
+    this.#broadcasters.set(roomId, broadcaster)
+    broadcaster.ready.catch(() => this.#dropBroadcaster(broadcaster))
+    return broadcaster
   }
 
-  #dropRoom(room: Broadcaster): void {
-    if (room.disposed) return
-    if (this.#rooms.get(room.roomId) === room) this.#rooms.delete(room.roomId)
-    const done = room.dispose().catch(this.#opts.onError)
+  #dropBroadcaster(broadcaster: Broadcaster): void {
+    if (broadcaster.disposed) return
+    if (this.#broadcasters.get(broadcaster.roomId) === broadcaster) this.#broadcasters.delete(broadcaster.roomId)
+    const done = broadcaster.dispose().catch(this.#opts.onError)
     this.#unsubscribing.add(done)
     void done.finally(() => this.#unsubscribing.delete(done))
   }
 
-  #detach(stream: Stream, room: Broadcaster): void {
+  #detach(stream: Stream, broadcaster: Broadcaster): void {
     this.#streams.delete(stream)
     this.#dirty.delete(stream)
-    const count = this.countForUser(stream.userId) - 1
-    if (count > 0) this.#perUser.set(stream.userId, count)
-    else this.#perUser.delete(stream.userId)
-    room.streams.delete(stream)
-    if (room.streams.size === 0 && room.attaching === 0) this.#dropRoom(room)
+    broadcaster.streams.delete(stream)
+    if (broadcaster.streams.size === 0 && broadcaster.attaching === 0) this.#dropBroadcaster(broadcaster)
   }
 
   #onControl = (raw: string): void => {
@@ -253,6 +251,6 @@ export class Hub {
 
   #tick(): void {
     for (const stream of this.#streams) stream.ping()
-    for (const room of this.#rooms.values()) room.tick()
+    for (const broadcaster of this.#broadcasters.values()) broadcaster.tick()
   }
 }

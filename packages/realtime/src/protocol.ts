@@ -1,7 +1,8 @@
 // The envelopes nodes exchange on the bus. Building and checking them lives here alone, so the
 // server never hand-builds one and a malformed message is refused before it reaches any stream.
+import { END_REASONS, EVENT_TYPES } from '@chat/contracts'
 import type { Bus } from './bus.ts'
-import type { EndReason, RoomEvent, RoomEventType } from './types.ts'
+import type { EndReason, RoomEvent } from './types.ts'
 
 export const CONTROL_CHANNEL = 'control'
 
@@ -26,8 +27,8 @@ export interface EndMessage extends EndStreamsFilter {
   readonly reason: EndReason
 }
 
-const EVENT_TYPES: ReadonlySet<string> = new Set<RoomEventType>(['message', 'member.joined', 'member.left'])
-const END_REASONS: ReadonlySet<string> = new Set<EndReason>(['logout', 'session_ended', 'user_deleted'])
+const eventTypes: ReadonlySet<string> = new Set(EVENT_TYPES)
+const endReasons: ReadonlySet<string> = new Set(END_REASONS)
 
 type Json = Record<string, unknown>
 
@@ -42,7 +43,7 @@ function isRoomEvent(value: unknown, roomId: string): value is RoomEvent {
     Number.isSafeInteger(value.seq) &&
     (value.seq as number) > 0 &&
     typeof value.type === 'string' &&
-    EVENT_TYPES.has(value.type) &&
+    eventTypes.has(value.type) &&
     isObject(value.user) &&
     typeof value.user.id === 'string'
   )
@@ -75,7 +76,7 @@ export function parseControlMessage(raw: string): EndMessage {
   if (
     msg.k === 'end' &&
     typeof msg.reason === 'string' &&
-    END_REASONS.has(msg.reason) &&
+    endReasons.has(msg.reason) &&
     (sessionIds === undefined || (Array.isArray(sessionIds) && sessionIds.every((id) => typeof id === 'string'))) &&
     isOptionalString(msg.userId) &&
     isOptionalString(msg.exceptSessionId)

@@ -1,7 +1,10 @@
 // The vocabulary the realtime package shares with the server: the slice of a stored room event it
 // relies on, the reasons a stream can end, the writable it streams to, and the hooks it reports through.
+// The names themselves (event types, close reasons) are the contract's lists.
+import type { CloseReason, EndReason, EventType } from '@chat/contracts'
 
-export type RoomEventType = 'message' | 'member.joined' | 'member.left'
+export type { CloseReason, EndReason }
+export type RoomEventType = EventType
 
 /**
  * A stored room event. Only these fields steer delivery; every other field of the server's
@@ -16,13 +19,6 @@ export interface RoomEvent {
 
 /** Reads stored events of a room with seq > afterSeq, ascending, at most `limit` of them. */
 export type LoadEvents = (roomId: string, afterSeq: number, limit: number) => Promise<RoomEvent[]>
-
-/** Reasons ended cluster-wide through the control channel. */
-export type EndReason = 'logout' | 'session_ended' | 'user_deleted'
-
-/** Reasons sent to the client in the final `close` frame. */
-export type CloseReason =
-  EndReason | 'token_expired' | 'left_room' | 'room_deleted' | 'slow_consumer' | 'shutdown' | 'catch_up_failed'
 
 /** Why a stream stopped, as metrics see it: a close we sent, or the client going away. */
 export type StreamEndReason = CloseReason | 'client_closed'

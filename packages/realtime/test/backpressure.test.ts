@@ -3,7 +3,8 @@
 import t from 'tap'
 import { Publisher, MemoryBus, type RealtimeMetrics, type StreamEndReason } from '../src/index.ts'
 import { FLUSH_AT_BYTES } from '../src/stream.ts'
-import { MemoryDb, openStream, range, startNode, until } from './fixtures/harness.ts'
+import { MemoryDb, openStream, range, startNode } from './fixtures/harness.ts'
+import { until } from '@chat/testkit'
 
 t.test('a client that stops reading is closed with slow_consumer; the room goes on', async (t) => {
   const bus = new MemoryBus()
@@ -33,7 +34,7 @@ t.test('a client that stops reading is closed with slow_consumer; the room goes 
   }
   await fast.waitForSeq(total, 20_000)
   t.same(fast.seqs, range(1, total), 'the other stream got every event')
-  await until(() => closed.includes('slow_consumer'))
+  await until(() => closed.includes('slow_consumer'), 'the slow consumer to be closed')
   t.equal(slowConsumers, 1)
   t.equal(node.hub.streamCount, 1, 'only the fast stream is left')
   // The slow stream holds up to its bound; the fast one, frames waiting for a (paced) flush.

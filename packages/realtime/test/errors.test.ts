@@ -3,7 +3,8 @@
 import t from 'tap'
 import { Publisher, MemoryBus } from '../src/index.ts'
 import { FlakyBus } from './fixtures/flaky-bus.ts'
-import { MemoryDb, openStream, range, sleep, startNode, until } from './fixtures/harness.ts'
+import { MemoryDb, openStream, range, sleep, startNode } from './fixtures/harness.ts'
+import { until } from '@chat/testkit'
 
 function lossyAt(...indexes: number[]): (index: number) => boolean {
   return (index) => indexes.includes(index)
@@ -21,7 +22,7 @@ t.test('a gap fill that fails is retried on the next event', async (t) => {
   await publisher.publishEvent(db.commit('r1', 'alice'))
   db.failing = true
   await publisher.publishEvent(db.commit('r1', 'alice'))
-  await until(() => errors.length === 1)
+  await until(() => errors.length === 1, 'the error to be reported')
   db.failing = false
   await publisher.publishEvent(db.commit('r1', 'alice'))
   await client.waitForSeq(4)
@@ -39,7 +40,7 @@ t.test('a gap fill that fails is retried by the heartbeat when no event follows'
   db.failing = true
   await publisher.publishEvent(db.commit('r1', 'alice'))
   await publisher.publishEvent(db.commit('r1', 'alice'))
-  await until(() => errors.length >= 2)
+  await until(() => errors.length >= 2, 'two errors to be reported')
   db.failing = false
   await client.waitForSeq(2)
   t.same(client.seqs, [1, 2])
@@ -58,7 +59,7 @@ t.test('a room that cannot catch up past the deadline closes its streams with ca
   await publisher.publishEvent(db.commit('r1', 'alice'))
   await client.ended
   t.equal(client.closeReason, 'catch_up_failed')
-  await until(() => node.hub.roomCount === 0)
+  await until(() => node.hub.broadcasterCount === 0, 'the broadcaster to be dropped')
 })
 
 t.test('a room that cannot be opened rejects the attach and leaves nothing behind', async (t) => {
@@ -68,7 +69,7 @@ t.test('a room that cannot be opened rejects the attach and leaves nothing behin
   db.failing = true
   const req = openStream(node, 'r1')
   await t.rejects(req, 'the harness destroys the response when attach rejects')
-  await until(() => node.hub.roomCount === 0 && bus.channels.length === 1)
+  await until(() => node.hub.broadcasterCount === 0 && bus.channels.length === 1, 'the room to be unsubscribed')
   db.failing = false
   const client = await openStream(node, 'r1')
   await new Publisher(bus).publishEvent(db.commit('r1', 'alice'))

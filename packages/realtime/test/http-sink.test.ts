@@ -6,6 +6,7 @@ import http from 'node:http'
 import net from 'node:net'
 import { once } from 'node:events'
 import type { AddressInfo } from 'node:net'
+import { until } from '@chat/testkit'
 import { chunkedSink } from '../src/index.ts'
 import type { StreamSink } from '../src/index.ts'
 
@@ -44,19 +45,15 @@ async function rawClient(port: number, version = '1.1') {
   }
 }
 
-const until = async (check: () => boolean) => {
-  for (let i = 0; i < 200 && !check(); i++) await new Promise((r) => setTimeout(r, 10))
-}
-
 t.test('bytes on the wire are HTTP/1.1 chunks, ended by the last chunk', async (t) => {
   const { port, responses } = await sseServer(t)
   const client = await rawClient(port)
-  await until(() => responses.length === 1)
+  await until(() => responses.length === 1, 'the response')
   const sink: StreamSink = chunkedSink(responses[0]!)
   t.not(sink, responses[0], 'a chunked response gets the socket sink')
   sink.write(Buffer.from('id: 1\nevent: message\ndata: {"text":"é"}\n\n'))
   sink.end()
-  await until(() => client.body().endsWith('0\r\n\r\n'))
+  await until(() => client.body().endsWith('0\r\n\r\n'), 'the last chunk')
   const frame = 'id: 1\nevent: message\ndata: {"text":"é"}\n\n'
   const size = Buffer.byteLength(frame).toString(16)
   t.equal(
@@ -69,7 +66,7 @@ t.test('bytes on the wire are HTTP/1.1 chunks, ended by the last chunk', async (
 t.test('a frame shared by several streams is framed once', async (t) => {
   const { port, responses } = await sseServer(t)
   const clients = [await rawClient(port), await rawClient(port)]
-  await until(() => responses.length === 2)
+  await until(() => responses.length === 2, 'two responses')
   const written: Buffer[] = []
   const sinks = responses.map((res) => {
     const socket = res.socket!
@@ -79,7 +76,7 @@ t.test('a frame shared by several streams is framed once', async (t) => {
   })
   const frame = Buffer.from('event: message\ndata: {}\n\n')
   for (const sink of sinks) sink.write(frame)
-  await until(() => clients.every((c) => c.body().includes('data: {}')))
+  await until(() => clients.every((c) => c.body().includes('data: {}')), 'the frame on both clients')
   t.equal(written.length, 2, 'one socket write per stream')
   t.equal(written[0], written[1], 'of the same framed Buffer')
 })
@@ -87,7 +84,7 @@ t.test('a frame shared by several streams is framed once', async (t) => {
 t.test('an HTTP/1.0 response (not chunked) is left to Node', async (t) => {
   const { port, responses } = await sseServer(t)
   const client = await rawClient(port, '1.0')
-  await until(() => responses.length === 1)
+  await until(() => responses.length === 1, 'the response')
   const sink = chunkedSink(responses[0]!)
   t.equal(sink, responses[0], 'the response itself is the sink')
   sink.write(Buffer.from('data: plain\n\n'))
@@ -99,7 +96,7 @@ t.test('an HTTP/1.0 response (not chunked) is left to Node', async (t) => {
 t.test('drain comes from the socket, close from the response', async (t) => {
   const { port, responses } = await sseServer(t)
   const client = await rawClient(port)
-  await until(() => responses.length === 1)
+  await until(() => responses.length === 1, 'the response')
   const sink = chunkedSink(responses[0]!)
   client.socket.pause()
   const big = Buffer.alloc(4 * 1024 * 1024, 'x')

@@ -2,7 +2,8 @@
 import t from 'tap'
 import { Publisher, MemoryBus } from '../src/index.ts'
 import { FakeSink } from './fixtures/fake-sink.ts'
-import { MemoryDb, openStream, sleep, startNode, until } from './fixtures/harness.ts'
+import { MemoryDb, openStream, sleep, startNode } from './fixtures/harness.ts'
+import { until } from '@chat/testkit'
 
 t.test('member.left closes the leaver’s streams of that room with left_room, after the event', async (t) => {
   const bus = new MemoryBus()
@@ -107,11 +108,11 @@ t.test('the room is dropped and its channel released when its last stream leaves
   const b = await openStream(node, 'r1')
   t.same(bus.channels.sort(), ['control', 'room:r1'])
   a.destroy()
-  await until(() => node.hub.streamCount === 1)
-  t.equal(node.hub.roomCount, 1)
+  await until(() => node.hub.streamCount === 1, 'one stream')
+  t.equal(node.hub.broadcasterCount, 1)
   b.destroy()
-  await until(() => node.hub.roomCount === 0)
-  await until(() => bus.channels.length === 1)
+  await until(() => node.hub.broadcasterCount === 0, 'the broadcaster to be dropped')
+  await until(() => bus.channels.length === 1, 'the room channel to be unsubscribed')
   t.same(bus.channels, ['control'])
   const again = await openStream(node, 'r1')
   await new Publisher(bus).publishEvent(db.commit('r1', 'alice'))
@@ -133,7 +134,7 @@ t.test('hub.close sends shutdown to every stream and releases everything', async
   t.equal(await stream.ended, 'shutdown')
   t.ok(sink.ended && sink.text.endsWith('event: close\ndata: {"reason":"shutdown"}\n\n'))
   t.equal(node.hub.streamCount, 0)
-  t.equal(node.hub.roomCount, 0)
+  t.equal(node.hub.broadcasterCount, 0)
   t.same(bus.channels, [], 'every subscription released')
   await t.rejects(
     node.hub.attach({ roomId: 'r1', userId: 'u', sessionId: 's', res: new FakeSink(), lastEventId: null })

@@ -2,7 +2,8 @@
 // latency once per event per node, deliveries per stream, and every open matched by a close.
 import t from 'tap'
 import { Publisher, MemoryBus, type RealtimeMetrics, type StreamEndReason } from '../src/index.ts'
-import { MemoryDb, openStream, startNode, until } from './fixtures/harness.ts'
+import { MemoryDb, openStream, startNode } from './fixtures/harness.ts'
+import { until } from '@chat/testkit'
 
 t.test('metrics count streams, deliveries and one latency per event per node', async (t) => {
   const bus = new MemoryBus()
@@ -32,6 +33,6 @@ t.test('metrics count streams, deliveries and one latency per event per node', a
   await resumed.waitForSeq(10)
   t.equal(delivered, 36, 'replayed events count as delivered')
   for (const client of [...clients, resumed]) client.destroy()
-  await until(() => closed.length === 4)
+  await until(() => closed.length === 4, 'four closes')
   t.same(closed, ['client_closed', 'client_closed', 'client_closed', 'client_closed'])
 })

@@ -1,4 +1,5 @@
-// Helpers shared by the test suites of the server and of the local cluster: a real SSE client.
+// What the test suites of the server, the realtime package and the local cluster share: a real SSE
+// client and one poller.
 export {
   listen,
   openStream,
@@ -10,3 +11,4 @@ export {
   type StreamOptions,
   type Teardown
 } from './sse-client.ts'
+export { until } from './until.ts'

@@ -2,8 +2,7 @@
 // checked here; then the raw response is handed to the hub, which replays from the database, goes live and
 // ends the stream with a `close` frame when the token expires, the session ends or the room goes away.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { RoomParams, StreamQuery, errors } from '@chat/contracts'
-import { Type } from 'typebox'
+import { CLOSE_REASONS, EventStreamBody, RoomParams, StreamQuery, errors } from '@chat/contracts'
 import type { OutgoingHttpHeaders } from 'node:http'
 import { chunkedSink } from '@chat/realtime'
 import { InvalidLastEventId, TooManyStreams } from '../errors.ts'
@@ -43,7 +42,13 @@ const eventRoutes: FastifyPluginAsyncTypebox<EventsOptions> = async (app, opts) 
         params: RoomParams,
         querystring: StreamQuery,
         response: {
-          200: Type.String({ description: 'text/event-stream' }),
+          200: {
+            description:
+              'An open SSE stream. Frames: a stored event as `id: <seq>` / `event: <type>` / `data: <RoomEvent>`; ' +
+              '`event: room.deleted` / `data: {"roomId"}`; `event: close` / `data: {"reason"}` with reason one of ' +
+              `${CLOSE_REASONS.join(', ')}; and \`: ping\` comments.`,
+            content: { 'text/event-stream': { schema: EventStreamBody } }
+          },
           ...errors(400, 401, 403, 404, 429)
         }
       }

@@ -1,6 +1,7 @@
 // The OpenAPI document is how clients discover the contract, so it must list every user, auth and health route
 // with the statuses API.md documents for it, error bodies included; the UI must be served next to it.
 import t from 'tap'
+import { CLOSE_REASONS } from '@chat/contracts'
 import { build } from '../helper.ts'
 
 // path → method → statuses the contract names (success, the documented errors, and the shared ones).
@@ -55,6 +56,21 @@ t.test('docs', async (t) => {
     t.notOk(doc.paths['/users/me'].get.security?.length === 0, '/users/me needs a token')
     t.ok(doc.paths['/users'].post.requestBody, 'registration documents its body')
     t.notMatch(JSON.stringify(doc), /passwordHash|password_hash/, 'no private field in any schema')
+  })
+
+  t.test('the room stream is documented as text/event-stream', async (t) => {
+    const doc = (await app.inject({ method: 'GET', url: '/docs/json' })).json()
+    const operation = doc.paths?.['/rooms/{roomId}/events']?.get
+    t.ok(operation, 'GET /rooms/{roomId}/events is listed')
+    const ok = operation?.responses?.['200']
+    t.same(Object.keys(ok?.content ?? {}), ['text/event-stream'], 'its 200 is an event stream, not JSON')
+    t.equal(ok?.content?.['text/event-stream']?.schema?.type, 'string')
+    const description = String(ok?.description)
+    for (const frame of ['id: <seq>', 'room.deleted', 'close', ': ping'])
+      t.ok(description.includes(frame), `the description names ${frame}`)
+    for (const reason of CLOSE_REASONS) t.ok(description.includes(reason), `and the close reason ${reason}`)
+    for (const status of [400, 401, 403, 404, 429])
+      t.ok(operation?.responses?.[status]?.content?.['application/json'], `${status} is a JSON error`)
   })
 
   t.test('GET /docs serves the UI', async (t) => {

@@ -2,7 +2,7 @@
 // published and delivered, the publish-to-delivery latency histogram, slow-consumer disconnects, bus
 // reconnects and HTTP request durations by route. Two apps built side by side keep separate counts.
 import t from 'tap'
-import { listen, openStream, WAIT_MS } from '@chat/testkit'
+import { listen, openStream, until } from '@chat/testkit'
 import { as, build, signUp } from '../helper.ts'
 import { createRoom, joinRoom, post } from '../rooms-helper.ts'
 
@@ -15,12 +15,6 @@ function parse(text: string): Map<string, number> {
     series.set(line.slice(0, space), Number(line.slice(space + 1)))
   }
   return series
-}
-
-async function until(check: () => Promise<boolean>, what: string): Promise<void> {
-  for (const start = Date.now(); !(await check()); await new Promise((r) => setTimeout(r, 20))) {
-    if (Date.now() - start > WAIT_MS) throw new Error(`timed out waiting for ${what}`)
-  }
 }
 
 t.test('counts streams, publications, deliveries, latency and request durations', async (t) => {

@@ -4,18 +4,12 @@
 // room; a point beyond lastSeq replays nothing and goes live. One app for the file.
 import t from 'tap'
 import type { RoomEvent } from '@chat/contracts'
-import { listen, openStream, type SseClient, WAIT_MS } from '@chat/testkit'
+import { listen, openStream, type SseClient, until } from '@chat/testkit'
 import { build, signUp, type TestUser } from '../helper.ts'
 import { createRoom, fullHistory, getRoom, joinRoom, pool, post, range } from '../rooms-helper.ts'
 
 const app = await build(t)
 const base = await listen(app)
-
-async function until(check: () => boolean, what: string): Promise<void> {
-  for (const start = Date.now(); !check(); await new Promise((r) => setTimeout(r, 20))) {
-    if (Date.now() - start > WAIT_MS) throw new Error(`timed out waiting for ${what}`)
-  }
-}
 
 /** Once the hub holds `n` streams for these users, posts cannot slip past them. */
 const attached = (users: TestUser[], n: number) =>

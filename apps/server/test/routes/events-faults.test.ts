@@ -4,15 +4,9 @@
 // the broadcaster reads what it missed from the database. Each test builds its own app.
 import t from 'tap'
 import { MemoryBus, type Bus, type BusHandler } from '@chat/realtime'
-import { listen, openStream, WAIT_MS } from '@chat/testkit'
+import { listen, openStream, until, WAIT_MS } from '@chat/testkit'
 import { build, signUp, type TestUser } from '../helper.ts'
 import { createRoom, fullHistory, getRoom, joinRoom, pool, post, range } from '../rooms-helper.ts'
-
-async function until(check: () => boolean, what: string, ms = WAIT_MS): Promise<void> {
-  for (const start = Date.now(); !check(); await new Promise((r) => setTimeout(r, 10))) {
-    if (Date.now() - start > ms) throw new Error(`timed out waiting for ${what}`)
-  }
-}
 
 /** An in-process bus that loses every tenth message published on a room channel. */
 class LossyBus implements Bus {

@@ -4,18 +4,12 @@
 // client resumes with a fresh one and misses nothing) and the app shutting down. One app for the file, but
 // the shutdown test closes an app of its own.
 import t, { type Test } from 'tap'
-import { listen, openStream, type SseClient, WAIT_MS } from '@chat/testkit'
+import { listen, openStream, type SseClient, until } from '@chat/testkit'
 import { as, build, login, signUp, type TestUser } from '../helper.ts'
 import { createRoom, fullHistory, joinRoom, post, range } from '../rooms-helper.ts'
 
 const app = await build(t)
 const base = await listen(app)
-
-async function until(check: () => boolean, what: string): Promise<void> {
-  for (const start = Date.now(); !check(); await new Promise((r) => setTimeout(r, 20))) {
-    if (Date.now() - start > WAIT_MS) throw new Error(`timed out waiting for ${what}`)
-  }
-}
 
 const streamsOf = (...users: TestUser[]) => users.reduce((n, u) => n + app.realtime.hub.countForUser(u.id), 0)
 

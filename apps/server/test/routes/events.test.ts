@@ -3,7 +3,7 @@
 // of an event, text that looks like SSE fields, `: ping` comments, the per-user cap, CORS, and that
 // ?access_token= never reaches the logs. One app for the file; each subtest makes its own users and rooms.
 import t from 'tap'
-import { listen, openStream, SseClient, streamUrl, WAIT_MS } from '@chat/testkit'
+import { listen, openStream, SseClient, streamUrl, until } from '@chat/testkit'
 import { as, assertError, build, signUp } from '../helper.ts'
 import { MISSING_ID, createRoom, getRoom, joinRoom, post, range } from '../rooms-helper.ts'
 
@@ -20,13 +20,6 @@ async function roomWithMember() {
   const room = await createRoom(app, owner)
   await joinRoom(app, member, room.id)
   return { owner, member, room }
-}
-
-/** Polls a condition of the server's state (no timing asserted, only a generous bound). */
-async function until(check: () => boolean, what: string): Promise<void> {
-  for (const start = Date.now(); !check(); await new Promise((r) => setTimeout(r, 20))) {
-    if (Date.now() - start > WAIT_MS) throw new Error(`timed out waiting for ${what}`)
-  }
 }
 
 t.test('refused before streaming: 401, 404, 403, 400', async (t) => {
