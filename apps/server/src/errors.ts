@@ -1,6 +1,8 @@
 // Every error the API throws on purpose, with its stable code. Handlers throw these; the one error handler
 // in app.ts turns them into the contract's error shape.
 import createError from '@fastify/error'
+import { STATUS_CODES } from 'node:http'
+import type { ErrorBody } from '@chat/contracts'
 
 export const Unauthorized = createError('CHAT_UNAUTHORIZED', 'Missing, invalid or expired access token', 401)
 export const Forbidden = createError('CHAT_FORBIDDEN', '%s', 403)
@@ -31,6 +33,29 @@ export const OwnerCannotLeave = createError(
 export const TooManyStreams = createError('CHAT_RATE_LIMITED', 'Too many open streams for this user (limit %s)', 429)
 export const InvalidLastEventId = createError('CHAT_INVALID_LAST_EVENT_ID', 'Last-Event-ID must be an integer ≥ 0', 400)
 export const InvalidQuery = createError('CHAT_INVALID_QUERY', '%s', 400)
+// What the router and Node's HTTP parser refuse, answered in the same shape as everything else.
+export const BadUrl = createError('CHAT_BAD_URL', 'The URL is not valid (bad percent-encoding)', 400)
+export const UriTooLong = createError('CHAT_URI_TOO_LONG', 'The URL is longer than %s characters', 414)
+export const HeadersTooLarge = createError(
+  'CHAT_HEADERS_TOO_LARGE',
+  'The request line and headers are larger than the server accepts',
+  431
+)
+export const RequestTimeout = createError('CHAT_REQUEST_TIMEOUT', 'The request took too long to arrive', 408)
+export const MalformedRequest = createError('CHAT_MALFORMED_REQUEST', 'The request is not valid HTTP', 400)
+
+// An error message never carries more than this many characters of what the client sent.
+export const MAX_ECHO = 120
+
+/** `text`, cut to `max` characters with an ellipsis: what an error message may quote of a request. */
+export function bounded(text: string, max = MAX_ECHO): string {
+  return text.length <= max ? text : `${text.slice(0, max)}…`
+}
+
+/** The contract's error body: `error` is the reason phrase of the status. */
+export function errorBody(statusCode: number, code: string, message: string): ErrorBody {
+  return { statusCode, code, error: STATUS_CODES[statusCode] ?? 'Error', message }
+}
 
 /** An error and the errors it wraps (drizzle puts the driver's error in `cause`), outermost first. */
 export function errorChain(error: unknown): Array<{ code?: unknown; message?: unknown }> {

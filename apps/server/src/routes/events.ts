@@ -6,17 +6,12 @@ import { RoomParams, StreamQuery, errors } from '@chat/contracts'
 import { Type } from 'typebox'
 import type { OutgoingHttpHeaders } from 'node:http'
 import { chunkedSink } from '@chat/realtime'
-import { InvalidLastEventId, TooManyStreams } from '../errors.ts'
+import { TooManyStreams } from '../errors.ts'
+import { parseLastEventId } from '../validation.ts'
 import { requireMember, roomAccess } from '../repositories/rooms.ts'
 
 export interface EventsOptions {
   maxStreamsPerUser: number
-}
-
-function parseLastEventId(value: string | undefined): number | null {
-  if (value === undefined) return null
-  if (!/^\d{1,15}$/.test(value.trim())) throw new InvalidLastEventId()
-  return Number(value.trim())
 }
 
 const eventRoutes: FastifyPluginAsyncTypebox<EventsOptions> = async (app, opts) => {
