@@ -2,7 +2,9 @@
 // `{"password": 12345678}` or `{"isAdmin": true}` is a 400, not a guess. Query strings and params arrive as
 // text, so those are coerced to the schema's types. A few schema rules answer with their own CHAT_ code,
 // so a client can tell them apart; every other failure is Fastify's FST_ERR_VALIDATION.
-import { Ajv, type Options } from 'ajv'
+// Draft 2019-09, a superset of draft-07 for these schemas, for `dependentRequired`.
+import { Ajv2019 as Ajv } from 'ajv/dist/2019.js'
+import type { Options } from 'ajv'
 import addFormats from 'ajv-formats'
 import type { FastifySchemaCompiler, FastifySchemaValidationError } from 'fastify'
 import { LAST_EVENT_ID_PATTERN, MAX_SEQ } from '@chat/contracts'

@@ -272,6 +272,10 @@ t.test('ids, numbers, tokens and text at their limits', async (t) => {
   t.test('a new password without currentPassword is 400 CHAT_CURRENT_PASSWORD_REQUIRED', async (t) => {
     const res = await json('PATCH', `/users/${alice.id}`, JSON.stringify({ password: 'brand new password' }))
     refused(t, res, 400, 'CHAT_CURRENT_PASSWORD_REQUIRED')
+    // The schema says it, so it holds before any handler looks at whose profile this is.
+    const bob = await signUp(app)
+    const other = await json('PATCH', `/users/${bob.id}`, JSON.stringify({ password: 'brand new password' }))
+    refused(t, other, 400, 'CHAT_CURRENT_PASSWORD_REQUIRED')
   })
 })
 
