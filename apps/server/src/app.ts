@@ -98,15 +98,15 @@ function clientErrorHandler(err: Error & { code?: string }, socket: Duplex): voi
       : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
         ? new RequestTimeout()
         : new MalformedRequest()
-  const status = error.statusCode!
-  const body = JSON.stringify(errorBody(status, error.code, error.message))
+  const body = errorBody(error.statusCode!, error.code, error.message)
+  const json = JSON.stringify(body)
   if (socket.writable) {
     socket.write(
-      `HTTP/1.1 ${status} ${errorBody(status, '', '').error}\r\n` +
+      `HTTP/1.1 ${body.statusCode} ${body.error}\r\n` +
         'Content-Type: application/json; charset=utf-8\r\n' +
-        `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+        `Content-Length: ${Buffer.byteLength(json)}\r\n` +
         'Connection: close\r\n\r\n' +
-        body
+        json
     )
   }
   socket.destroy()
