@@ -34,17 +34,24 @@ async function newWorld(): Promise<World> {
   return { me, other, room: room.id, foreignRoom: foreignRoom.id }
 }
 
-// One world per file, renewed when an operation ended the caller's session or took a room away.
+// One world per file; what an operation ended (the caller's session, a user, a room) is replaced.
 const world = { current: await newWorld() }
 
 async function renewIfBroken(): Promise<void> {
   const w = world.current
-  const [me, room] = await Promise.all([
-    as(app, w.me, { url: '/users/me' }),
-    as(app, w.me, { url: `/rooms/${w.room}` })
+  const ok = async (user: TestUser, url: string) => (await as(app, user, { url })).statusCode === 200
+  const [me, room, other, foreignRoom] = await Promise.all([
+    ok(w.me, '/users/me'),
+    ok(w.me, `/rooms/${w.room}`),
+    ok(w.other, '/users/me'),
+    ok(w.other, `/rooms/${w.foreignRoom}`)
   ])
-  const other = await as(app, w.other, { url: `/rooms/${w.foreignRoom}` })
-  if (me.statusCode !== 200 || room.statusCode !== 200 || other.statusCode !== 200) world.current = await newWorld()
+  const next = { ...w }
+  if (!me) next.me = await signUp(app)
+  if (!me || !room) next.room = (await createRoom(app, next.me)).id
+  if (!other) next.other = await signUp(app)
+  if (!other || !foreignRoom) next.foreignRoom = (await createRoom(app, next.other)).id
+  world.current = next
 }
 
 function urlOf(op: Operation, spec: RequestSpec, ids: Record<string, string>): string {
