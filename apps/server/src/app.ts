@@ -1,15 +1,27 @@
 // Builds one Fastify instance from a Config: plugins first, then routes, one error handler. Nothing here is
 // module-level state, so a process (or a test) can build as many apps as it likes.
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify'
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify'
 import type { DestinationStream } from 'pino'
 import sensible from '@fastify/sensible'
 import cors from '@fastify/cors'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import { STATUS_CODES } from 'node:http'
+import type { Duplex } from 'node:stream'
+import { ErrorBody } from '@chat/contracts'
 import type { DbOptions } from '@chat/db'
 import type { Config } from './config.ts'
-import { RouteNotFound, Unavailable, errorChain } from './errors.ts'
-import { validatorCompiler } from './validation.ts'
+import {
+  BadUrl,
+  HeadersTooLarge,
+  MalformedRequest,
+  RequestTimeout,
+  RouteNotFound,
+  Unavailable,
+  UriTooLong,
+  bounded,
+  errorBody,
+  errorChain
+} from './errors.ts'
+import { schemaErrorFormatter, validatorCompiler } from './validation.ts'
 import { loadOrCreateSecret } from './secret.ts'
 import dbPlugin from './plugins/db.ts'
 import passwordsPlugin from './plugins/passwords.ts'
@@ -31,6 +43,11 @@ import messageRoutes from './routes/messages.ts'
 import eventRoutes from './routes/events.ts'
 
 export const BODY_LIMIT = 64 * 1024
+// Longer URLs are a 414. Node refuses a request line and headers past 16 KiB (431) before Fastify sees them;
+// this bound holds for whatever comes in under it, and no id or query value of the API comes near it.
+export const MAX_URL_LENGTH = 8 * 1024
+// Statuses any route can answer before its handler runs, so each route's OpenAPI responses list them.
+const ANY_ROUTE_ERRORS = [414, 431]
 
 export interface AppOptions {
   config: Config
@@ -72,6 +89,32 @@ export function redactUrl(url: string): string {
   return url.replace(/([?&]access(?:_|%5f)token=)[^&#]*/gi, '$1[redacted]')
 }
 
+/**
+ * Answers what Node's HTTP parser refuses before Fastify sees a request (headers too large, a timeout, bytes
+ * that are not HTTP) in the contract's error shape, on the raw socket, then closes it.
+ */
+function clientErrorHandler(err: Error & { code?: string }, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return
+  const error =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? new HeadersTooLarge()
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? new RequestTimeout()
+        : new MalformedRequest()
+  const body = errorBody(error.statusCode!, error.code, error.message)
+  const json = JSON.stringify(body)
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${body.statusCode} ${body.error}\r\n` +
+        'Content-Type: application/json; charset=utf-8\r\n' +
+        `Content-Length: ${Buffer.byteLength(json)}\r\n` +
+        'Connection: close\r\n\r\n' +
+        json
+    )
+  }
+  socket.destroy()
+}
+
 export function databaseFromConfig(config: Config): DbOptions {
   return config.databaseUrl
     ? { kind: 'postgres', url: config.databaseUrl }
@@ -97,8 +140,23 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     trustProxy: config.trustProxy as boolean | string[],
     requestIdHeader: false,
     return503OnClosing: true,
-    routerOptions: { maxParamLength: 200 }
+    // A malformed id of any length a URL may have reaches its schema and is a 400 there.
+    routerOptions: { maxParamLength: MAX_URL_LENGTH },
+    clientErrorHandler,
+    // The router's own refusals go through the one error handler like every other error.
+    frameworkErrors: (error, _request, reply: FastifyReply) => {
+      void reply.send(error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? new UriTooLong(MAX_URL_LENGTH) : new BadUrl())
+    },
+    schemaErrorFormatter
   }).withTypeProvider<TypeBoxTypeProvider>()
+
+  app.addHook('onRoute', (route) => {
+    const response = route.schema?.response as Record<string, unknown> | undefined
+    if (response) for (const status of ANY_ROUTE_ERRORS) response[status] ??= ErrorBody
+  })
+  app.addHook('onRequest', async (request) => {
+    if (request.url.length > MAX_URL_LENGTH) throw new UriTooLong(MAX_URL_LENGTH)
+  })
 
   app.setValidatorCompiler(validatorCompiler())
   // JSON only: a text/plain body is a 415, not a string handed to a schema that wants an object.
@@ -113,22 +171,20 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     }
     if (status >= 500) {
       request.log.error({ err: error }, 'request failed')
-      return reply.code(status).send({
-        statusCode: status,
-        code: status === 503 ? err.code : 'CHAT_INTERNAL',
-        error: STATUS_CODES[status] ?? 'Internal Server Error',
-        message: status === 503 ? err.message : 'Internal Server Error'
-      })
+      return reply
+        .code(status)
+        .send(
+          status === 503
+            ? errorBody(status, err.code, err.message)
+            : errorBody(status, 'CHAT_INTERNAL', 'Internal Server Error')
+        )
     }
-    return reply.code(status).send({
-      statusCode: status,
-      code: err.code ?? (err.validation ? 'FST_ERR_VALIDATION' : 'CHAT_BAD_REQUEST'),
-      error: STATUS_CODES[status] ?? 'Error',
-      message: err.message
-    })
+    // A 4xx message may quote the request (a content type, a JSON parser's excerpt): never unbounded.
+    const code = err.code ?? (err.validation ? 'FST_ERR_VALIDATION' : 'CHAT_BAD_REQUEST')
+    return reply.code(status).send(errorBody(status, code, bounded(err.message, 300)))
   })
   app.setNotFoundHandler((request) => {
-    throw new RouteNotFound(request.method, redactUrl(request.url).split('?')[0])
+    throw new RouteNotFound(request.method, bounded(redactUrl(request.url).split('?')[0]!))
   })
 
   await app.register(sensible)

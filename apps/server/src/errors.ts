@@ -1,7 +1,8 @@
 // Every error the API throws on purpose, with its stable code. Handlers throw these; the one error handler
 // in app.ts turns them into the contract's error shape.
 import createError from '@fastify/error'
-import { ERROR_CODES, type ErrorCode } from '@chat/contracts'
+import { STATUS_CODES } from 'node:http'
+import { ERROR_CODES, type ErrorBody, type ErrorCode } from '@chat/contracts'
 
 // The status comes with the code from the contract's list, so a code is never sent with two statuses.
 const chatError = <C extends ErrorCode>(code: C, message: string) => createError(code, message, ERROR_CODES[code])
@@ -33,6 +34,28 @@ export const OwnerCannotLeave = chatError(
 export const TooManyStreams = chatError('CHAT_RATE_LIMITED', 'Too many open streams for this user (limit %s)')
 export const InvalidLastEventId = chatError('CHAT_INVALID_LAST_EVENT_ID', 'Last-Event-ID must be an integer ≥ 0')
 export const InvalidQuery = chatError('CHAT_INVALID_QUERY', '%s')
+// What the router and Node's HTTP parser refuse, answered in the same shape as everything else.
+export const BadUrl = chatError('CHAT_BAD_URL', 'The URL is not valid (bad percent-encoding)')
+export const UriTooLong = chatError('CHAT_URI_TOO_LONG', 'The URL is longer than %s characters')
+export const HeadersTooLarge = chatError(
+  'CHAT_HEADERS_TOO_LARGE',
+  'The request line and headers are larger than the server accepts'
+)
+export const RequestTimeout = chatError('CHAT_REQUEST_TIMEOUT', 'The request took too long to arrive')
+export const MalformedRequest = chatError('CHAT_MALFORMED_REQUEST', 'The request is not valid HTTP')
+
+// An error message never carries more than this many characters of what the client sent.
+export const MAX_ECHO = 120
+
+/** `text`, cut to `max` characters with an ellipsis: what an error message may quote of a request. */
+export function bounded(text: string, max = MAX_ECHO): string {
+  return text.length <= max ? text : `${text.slice(0, max)}…`
+}
+
+/** The contract's error body: `error` is the reason phrase of the status. */
+export function errorBody(statusCode: number, code: string, message: string): ErrorBody {
+  return { statusCode, code, error: STATUS_CODES[statusCode] ?? 'Error', message }
+}
 
 /** An error and the errors it wraps (drizzle puts the driver's error in `cause`), outermost first. */
 export function errorChain(error: unknown): Array<{ code?: unknown; message?: unknown }> {

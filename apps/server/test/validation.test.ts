@@ -3,7 +3,11 @@
 import t, { type Test } from 'tap'
 import type { LightMyRequestResponse } from 'fastify'
 import { tables } from '@chat/db'
+import { MAX_SEQ } from '@chat/contracts'
+import { listen, openStream } from '@chat/testkit'
+import { parseLastEventId } from '../src/validation.ts'
 import { as, build, signUp, uniqueName } from './helper.ts'
+import { createRoom, post } from './rooms-helper.ts'
 
 const JSON_TYPE = { 'content-type': 'application/json' }
 const PASSWORD = 'correct horse battery'
@@ -182,4 +186,141 @@ t.test('other routes refuse bad input the same way', async (t) => {
     refused(t, await as(app, alice, { method: 'GET', url: '/users/me/secrets' }), 404)
     refused(t, await app.inject({ method: 'PUT', url: '/users' }), 404)
   })
+})
+
+t.test('ids, numbers, tokens and text at their limits', async (t) => {
+  const app = await build(t)
+  const alice = await signUp(app)
+  const room = await createRoom(app, alice)
+  const json = (method: 'POST' | 'PATCH', url: string, payload: string) =>
+    as(app, alice, { method, url, payload, headers: JSON_TYPE })
+
+  t.test('any string that is not a live refresh token is 401; a non-string is 400', async (t) => {
+    const refresh = (refreshToken: unknown) =>
+      app.inject({ method: 'POST', url: '/auth/refresh', payload: { refreshToken } })
+    for (const token of ['', ' ', 'x'.repeat(300), 'y'.repeat(60 * 1024), alice.accessToken, '\u0000', 'a\ud800']) {
+      refused(t, await refresh(token), 401, 'CHAT_INVALID_REFRESH_TOKEN')
+    }
+    for (const token of [null, 42, [alice.refreshToken], { token: alice.refreshToken }]) {
+      refused(t, await refresh(token), 400, 'FST_ERR_VALIDATION')
+    }
+    refused(t, await refresh('z'.repeat(70 * 1024)), 413)
+    t.equal((await refresh(alice.refreshToken)).statusCode, 200, 'the real token still works')
+  })
+
+  t.test('an id is exactly 8-4-4-4-12 hex digits, in every path and body', async (t) => {
+    const bad = [
+      `urn:uuid:${room.id}`,
+      `{${room.id}}`,
+      room.id.replaceAll('-', ''),
+      `${room.id}%20`,
+      'x'.repeat(300),
+      'f'.repeat(5000),
+      '..%2F..%2Fusers',
+      '%00'
+    ]
+    for (const id of bad) {
+      for (const url of [`/rooms/${id}`, `/rooms/${id}/messages`, `/rooms/${id}/members`, `/users/${id}`]) {
+        refused(t, await as(app, alice, { url }), 400)
+      }
+      refused(t, await json('POST', '/rooms/join', JSON.stringify({ roomId: id })), 400, 'FST_ERR_VALIDATION')
+      refused(t, await json('POST', '/rooms/message', JSON.stringify({ roomId: id, text: 'hi' })), 400)
+    }
+    t.equal((await as(app, alice, { url: `/rooms/${room.id.toUpperCase()}` })).statusCode, 200, 'upper case is hex')
+  })
+
+  t.test('seq numbers past a safe integer are 400, before and after together are 400', async (t) => {
+    const history = (query: string) => as(app, alice, { url: `/rooms/${room.id}/messages?${query}` })
+    for (const value of [
+      '9223372036854775807',
+      '9223372036854775808',
+      '1e21',
+      String(MAX_SEQ + 1),
+      '1.5',
+      '-1',
+      'NaN'
+    ]) {
+      refused(t, await history(`before=${value}`), 400, 'FST_ERR_VALIDATION')
+      refused(t, await history(`after=${value}`), 400, 'FST_ERR_VALIDATION')
+    }
+    t.equal((await history(`before=${MAX_SEQ}`)).statusCode, 200, 'the largest seq is read')
+    t.same((await history(`after=${MAX_SEQ}`)).json(), { items: [], hasMore: false }, 'nothing after the end')
+    refused(t, await history('before=5&after=1'), 400, 'CHAT_INVALID_QUERY')
+  })
+
+  t.test('lone surrogates are refused in free text; astral characters, tabs and newlines are kept', async (t) => {
+    const lone = ['a\\ud800b', '\\udfff', 'x\\ud83d']
+    for (const s of lone) {
+      refused(t, await json('POST', '/rooms/message', `{"roomId":"${room.id}","text":"${s}"}`), 400)
+      refused(t, await json('POST', '/rooms/create', `{"name":"${s}"}`), 400)
+      refused(t, await json('POST', '/rooms/create', `{"name":"ok","topic":"${s}"}`), 400)
+      refused(t, await json('PATCH', `/users/${alice.id}`, `{"displayName":"${s}"}`), 400)
+      const register = `{"username":"${uniqueName()}","password":"long enough ${s}","displayName":"x"}`
+      refused(t, await app.inject({ method: 'POST', url: '/users', payload: register, headers: JSON_TYPE }), 400)
+      const named = `{"username":"${uniqueName()}","password":"long enough","displayName":"${s}"}`
+      refused(t, await app.inject({ method: 'POST', url: '/users', payload: named, headers: JSON_TYPE }), 400)
+    }
+    const text = 'emoji 😀 \ud83d\udc4d, astral 𝄞, tab\tnew\nline\r\n, RTL \u202e, zero-width \u200b'
+    const event = await post(app, alice, room.id, text)
+    t.equal(event.text, text, 'stored and returned exactly as sent')
+    const page = (await as(app, alice, { url: `/rooms/${room.id}/messages` })).json()
+    t.equal(page.items.at(-1).text, text)
+    const named = await json('POST', '/rooms/create', JSON.stringify({ name: 'room 😀', topic: '𝄞 music' }))
+    t.match(named.json(), { name: 'room 😀', topic: '𝄞 music' })
+  })
+
+  t.test('a new password without currentPassword is 400 CHAT_CURRENT_PASSWORD_REQUIRED', async (t) => {
+    const res = await json('PATCH', `/users/${alice.id}`, JSON.stringify({ password: 'brand new password' }))
+    refused(t, res, 400, 'CHAT_CURRENT_PASSWORD_REQUIRED')
+    // The schema says it, so it holds before any handler looks at whose profile this is.
+    const bob = await signUp(app)
+    const other = await json('PATCH', `/users/${bob.id}`, JSON.stringify({ password: 'brand new password' }))
+    refused(t, other, 400, 'CHAT_CURRENT_PASSWORD_REQUIRED')
+  })
+})
+
+t.test('Last-Event-ID: 1–20 digits; past a safe integer it replays nothing', async (t) => {
+  t.equal(parseLastEventId(undefined), null)
+  t.equal(parseLastEventId('0'), 0)
+  t.equal(parseLastEventId('000042'), 42)
+  t.equal(parseLastEventId('1234567890123456'), 1234567890123456, '16 digits')
+  t.equal(parseLastEventId('9'.repeat(16)), MAX_SEQ, 'past a safe integer: beyond every lastSeq')
+  t.equal(parseLastEventId('9'.repeat(20)), MAX_SEQ, '20 digits')
+  for (const bad of ['', ' 1', '1 ', '9'.repeat(21), '-1', '1.5', '1e3', '0x10', '+1', '١']) {
+    t.throws(() => parseLastEventId(bad), { code: 'CHAT_INVALID_LAST_EVENT_ID' }, JSON.stringify(bad))
+  }
+
+  const app = await build(t)
+  const base = await listen(app)
+  const alice = await signUp(app)
+  const room = await createRoom(app, alice)
+  await post(app, alice, room.id, 'before the stream')
+  const header = await openStream(t, base, room.id, { token: alice.accessToken, lastEventId: '9'.repeat(20) })
+  const query = await openStream(t, base, room.id, {
+    token: alice.accessToken,
+    query: { lastEventId: '1234567890123456' }
+  })
+  t.equal(header.status, 200)
+  t.equal(query.status, 200)
+  for (const start = Date.now(); app.realtime.hub.streamCount < 2; await new Promise((r) => setTimeout(r, 20))) {
+    if (Date.now() - start > 20_000) throw new Error('the streams never attached')
+  }
+  const next = await post(app, alice, room.id, 'live')
+  await header.waitForSeq(next.seq)
+  await query.waitForSeq(next.seq)
+  t.same(header.seqs, [next.seq], 'nothing replayed, then live')
+  t.same(query.seqs, [next.seq])
+
+  const bearer = { authorization: `Bearer ${alice.accessToken}` }
+  const url = `/rooms/${room.id}/events`
+  for (const bad of ['9'.repeat(21), 'abc', '']) {
+    refused(
+      t,
+      await app.inject({ url, headers: { ...bearer, 'last-event-id': bad } }),
+      400,
+      'CHAT_INVALID_LAST_EVENT_ID'
+    )
+    const res = await app.inject({ url: `${url}?lastEventId=${encodeURIComponent(bad)}`, headers: bearer })
+    refused(t, res, 400, 'CHAT_INVALID_LAST_EVENT_ID')
+  }
 })

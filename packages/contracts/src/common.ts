@@ -10,13 +10,29 @@ export function OneOf<const T extends readonly string[]>(names: T, options?: TSc
   return Type.Union(literals, options) as unknown as TUnion<Literals<T>>
 }
 
-export const Uuid = Type.String({ format: 'uuid', description: 'UUID' })
+// Exactly 8-4-4-4-12 hex digits. The `uuid` format alone also lets `urn:uuid:…` through, which PostgreSQL's
+// uuid type refuses; the pattern keeps every spelling but the canonical one a 400.
+export const UUID_PATTERN = '^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$'
+export const Uuid = Type.String({ format: 'uuid', pattern: UUID_PATTERN, description: 'UUID (8-4-4-4-12 hex digits)' })
 export const Timestamp = Type.String({ format: 'date-time', description: 'ISO 8601 UTC time' })
 
-// C0 controls other than tab, line feed and carriage return, and DEL, are refused in free text.
-export const NO_CONTROL_CHARS = '^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F]*$'
-// Single-line text (names): no control characters at all.
-export const SINGLE_LINE = '^[^\\u0000-\\u001F\\u007F]*$'
+// Patterns are compiled with the `u` flag, where a class range of surrogates matches only an unpaired one: a
+// lone surrogate cannot be stored as sent (the database would keep U+FFFD), so free text refuses it, while
+// astral characters (emoji) written as surrogate pairs pass.
+// Any text taken as sent (passwords): no lone surrogates.
+export const NO_LONE_SURROGATES = '^[^\\uD800-\\uDFFF]*$'
+// C0 controls other than tab, line feed and carriage return, DEL and lone surrogates are refused in free text.
+export const NO_CONTROL_CHARS = '^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F\\uD800-\\uDFFF]*$'
+// Single-line text (names): no control characters at all, no lone surrogates.
+export const SINGLE_LINE = '^[^\\u0000-\\u001F\\u007F\\uD800-\\uDFFF]*$'
+
+// Sequence numbers a client may send: integers a JavaScript number holds exactly, so a query never reaches
+// PostgreSQL's bigint with a value it cannot take or one that lost precision on the way.
+export const MAX_SEQ = Number.MAX_SAFE_INTEGER
+
+// A Last-Event-ID (header or ?lastEventId=): 1 to 20 ASCII digits, so every bigint seq fits. A value past
+// MAX_SEQ lies beyond any room's lastSeq and replays nothing.
+export const LAST_EVENT_ID_PATTERN = '^[0-9]{1,20}$'
 
 export const ErrorBody = Type.Object(
   {

@@ -1,7 +1,16 @@
 // Rooms, memberships and the room log: bodies, responses and the stored event shape shared by history and
 // the SSE stream.
 import { Type, type Static } from 'typebox'
-import { NO_CONTROL_CHARS, OneOf, PageQuery, SINGLE_LINE, Timestamp, Uuid } from './common.ts'
+import {
+  LAST_EVENT_ID_PATTERN,
+  MAX_SEQ,
+  NO_CONTROL_CHARS,
+  OneOf,
+  PageQuery,
+  SINGLE_LINE,
+  Timestamp,
+  Uuid
+} from './common.ts'
 import { User } from './users.ts'
 import { EVENT_TYPES } from './vocabulary.ts'
 
@@ -75,10 +84,19 @@ export type RoomListQuery = Static<typeof RoomListQuery>
 export const HistoryQuery = Type.Object(
   {
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 50 })),
-    before: Type.Optional(Type.Integer({ minimum: 1, description: 'the page just before this seq' })),
-    after: Type.Optional(Type.Integer({ minimum: 0, description: 'the page just after this seq' }))
+    before: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: MAX_SEQ, description: 'the page just before this seq; not with after' })
+    ),
+    after: Type.Optional(
+      Type.Integer({ minimum: 0, maximum: MAX_SEQ, description: 'the page just after this seq; not with before' })
+    )
   },
-  { additionalProperties: false }
+  {
+    additionalProperties: false,
+    // One direction per read: a request naming both is a 400.
+    not: { required: ['before', 'after'] },
+    description: 'before and after exclude each other'
+  }
 )
 export type HistoryQuery = Static<typeof HistoryQuery>
 
@@ -94,7 +112,12 @@ export const StreamQuery = Type.Object(
       Type.String({ maxLength: 4096, description: 'for EventSource, which cannot send headers' })
     ),
     lastEventId: Type.Optional(
-      Type.String({ maxLength: 20, description: 'replay events after this seq; the Last-Event-ID header wins' })
+      Type.String({
+        pattern: LAST_EVENT_ID_PATTERN,
+        description:
+          'replay events after this seq: 1–20 digits (a value beyond lastSeq replays nothing); ' +
+          'the Last-Event-ID header, same rule, wins'
+      })
     )
   },
   { additionalProperties: false }

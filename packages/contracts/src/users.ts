@@ -1,6 +1,6 @@
 // Users and sessions: the bodies and responses of registration, login, refresh, logout and profile routes.
 import { Type, type Static } from 'typebox'
-import { SINGLE_LINE, Timestamp, Uuid, PageQuery } from './common.ts'
+import { NO_LONE_SURROGATES, SINGLE_LINE, Timestamp, Uuid, PageQuery } from './common.ts'
 
 export const Username = Type.String({
   minLength: 3,
@@ -11,7 +11,8 @@ export const Username = Type.String({
 export const Password = Type.String({
   minLength: 8,
   maxLength: 256,
-  description: '8–256 characters, compared exactly as sent'
+  pattern: NO_LONE_SURROGATES,
+  description: '8–256 characters, compared exactly as sent (no lone surrogates: they cannot be)'
 })
 export const DisplayName = Type.String({ minLength: 1, maxLength: 64, pattern: SINGLE_LINE })
 
@@ -40,15 +41,19 @@ export type RegisterBody = Static<typeof RegisterBody>
 
 export const LoginBody = Type.Object(
   {
-    username: Type.String({ minLength: 1, maxLength: 64 }),
-    password: Type.String({ minLength: 1, maxLength: 256 })
+    username: Type.String({ minLength: 1, maxLength: 64, pattern: NO_LONE_SURROGATES }),
+    password: Type.String({ minLength: 1, maxLength: 256, pattern: NO_LONE_SURROGATES })
   },
   { additionalProperties: false }
 )
 export type LoginBody = Static<typeof LoginBody>
 
 export const RefreshBody = Type.Object(
-  { refreshToken: Type.String({ minLength: 1, maxLength: 256 }) },
+  {
+    // Any string: one that is not a live refresh token of ours (empty, garbage, an access token) is a 401
+    // CHAT_INVALID_REFRESH_TOKEN, never a validation error; the body limit bounds its length.
+    refreshToken: Type.String({ description: 'from a Session; anything else is 401 CHAT_INVALID_REFRESH_TOKEN' })
+  },
   { additionalProperties: false }
 )
 export type RefreshBody = Static<typeof RefreshBody>
@@ -71,8 +76,13 @@ export const UpdateUserBody = Type.Object(
   {
     displayName: Type.Optional(DisplayName),
     password: Type.Optional(Password),
-    currentPassword: Type.Optional(Type.String({ minLength: 1, maxLength: 256 }))
+    currentPassword: Type.Optional(Type.String({ minLength: 1, maxLength: 256, pattern: NO_LONE_SURROGATES }))
   },
-  { additionalProperties: false }
+  {
+    additionalProperties: false,
+    // A new password without the current one is a 400 CHAT_CURRENT_PASSWORD_REQUIRED.
+    dependentRequired: { password: ['currentPassword'] },
+    description: 'password needs currentPassword'
+  }
 )
 export type UpdateUserBody = Static<typeof UpdateUserBody>

@@ -42,6 +42,14 @@ export const ERROR_CODES = {
   CHAT_NOT_ROOM_OWNER: 403,
   CHAT_OWNER_CANNOT_LEAVE: 409,
   CHAT_INVALID_LAST_EVENT_ID: 400,
-  CHAT_INVALID_QUERY: 400
+  CHAT_INVALID_QUERY: 400,
+  CHAT_BAD_URL: 400,
+  CHAT_MALFORMED_REQUEST: 400,
+  CHAT_REQUEST_TIMEOUT: 408,
+  CHAT_URI_TOO_LONG: 414,
+  CHAT_HEADERS_TOO_LARGE: 431,
+  // Sent by the one error handler, never thrown: a 4xx that came without a code, and every unexpected 5xx.
+  CHAT_BAD_REQUEST: 400,
+  CHAT_INTERNAL: 500
 } as const satisfies Record<`CHAT_${string}`, number>
 export type ErrorCode = keyof typeof ERROR_CODES

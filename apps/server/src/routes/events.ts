@@ -5,16 +5,11 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { CLOSE_REASONS, EventStreamBody, RoomParams, StreamQuery, errors } from '@chat/contracts'
 import type { OutgoingHttpHeaders } from 'node:http'
 import { chunkedSink } from '@chat/realtime'
-import { InvalidLastEventId, TooManyStreams } from '../errors.ts'
+import { TooManyStreams } from '../errors.ts'
+import { parseLastEventId } from '../validation.ts'
 
 export interface EventsOptions {
   maxStreamsPerUser: number
-}
-
-function parseLastEventId(value: string | undefined): number | null {
-  if (value === undefined) return null
-  if (!/^\d{1,15}$/.test(value.trim())) throw new InvalidLastEventId()
-  return Number(value.trim())
 }
 
 const eventRoutes: FastifyPluginAsyncTypebox<EventsOptions> = async (app, opts) => {
