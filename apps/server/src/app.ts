@@ -19,6 +19,8 @@ import {
   UriTooLong,
   bounded,
   errorBody,
+  BadRequest,
+  Internal,
   errorChain
 } from './errors.ts'
 import { schemaErrorFormatter, validatorCompiler } from './validation.ts'
@@ -171,16 +173,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     }
     if (status >= 500) {
       request.log.error({ err: error }, 'request failed')
-      return reply
-        .code(status)
-        .send(
-          status === 503
-            ? errorBody(status, err.code, err.message)
-            : errorBody(status, 'CHAT_INTERNAL', 'Internal Server Error')
-        )
+      // Only a 503 says why; any other 5xx hides its details.
+      const sent = status === 503 ? err : new Internal()
+      return reply.code(status).send(errorBody(status, sent.code, sent.message))
     }
     // A 4xx message may quote the request (a content type, a JSON parser's excerpt): never unbounded.
-    const code = err.code ?? (err.validation ? 'FST_ERR_VALIDATION' : 'CHAT_BAD_REQUEST')
+    const code = err.code ?? (err.validation ? 'FST_ERR_VALIDATION' : new BadRequest(err.message).code)
     return reply.code(status).send(errorBody(status, code, bounded(err.message, 300)))
   })
   app.setNotFoundHandler((request) => {

@@ -34,6 +34,9 @@ export const OwnerCannotLeave = chatError(
 export const TooManyStreams = chatError('CHAT_RATE_LIMITED', 'Too many open streams for this user (limit %s)')
 export const InvalidLastEventId = chatError('CHAT_INVALID_LAST_EVENT_ID', 'Last-Event-ID must be an integer ≥ 0')
 export const InvalidQuery = chatError('CHAT_INVALID_QUERY', '%s')
+// What the one error handler sends for an error that came without a code of its own.
+export const BadRequest = chatError('CHAT_BAD_REQUEST', '%s')
+export const Internal = chatError('CHAT_INTERNAL', 'Internal Server Error')
 // What the router and Node's HTTP parser refuse, answered in the same shape as everything else.
 export const BadUrl = chatError('CHAT_BAD_URL', 'The URL is not valid (bad percent-encoding)')
 export const UriTooLong = chatError('CHAT_URI_TOO_LONG', 'The URL is longer than %s characters')
