@@ -1,33 +1,32 @@
 // The room log on a fresh database: append numbers events contiguously and keeps the room's last_seq and
 // member_count; eventsAfter and history read pages in ascending order with hasMore in the direction read;
 // headSeq is 0 for a new room and for an unknown one.
-import t, { type Test } from 'tap'
+import t from 'tap'
 import { openDb, type Database } from '@chat/db'
-import { freshDatabase } from '../helper.ts'
+import { freshDatabase, uniqueName } from '../helper.ts'
 import { MISSING_ID, range } from '../rooms-helper.ts'
 import { append, eventsAfter, headSeq, history } from '../../src/repositories/room-log.ts'
 import { findRoom, insertRoom } from '../../src/repositories/rooms.ts'
 import { insertUser } from '../../src/repositories/users.ts'
 
-async function open(t: Test): Promise<Database> {
-  const fresh = await freshDatabase()
-  const opened = await openDb(fresh.options)
-  t.teardown(async () => {
-    await opened.close()
-    await fresh.drop()
-  })
-  return opened.db
-}
+// One database for the file (each test makes its own room): a fresh PGlite per test costs more than the test.
+const fresh = await freshDatabase()
+const opened = await openDb(fresh.options)
+const db: Database = opened.db
+t.teardown(async () => {
+  await opened.close()
+  await fresh.drop()
+})
 
-async function userAndRoom(db: Database, name = 'alice') {
+async function userAndRoom(name = uniqueName('alice')) {
   const user = await insertUser(db, { username: name, displayName: name, passwordHash: 'x' })
   const room = await db.transaction((tx) => insertRoom(tx, user.id, `${name}'s room`, null))
   return { user, room }
 }
 
 /** A room holding messages 1..count. */
-async function roomWith(db: Database, count: number) {
-  const { user, room } = await userAndRoom(db)
+async function roomWith(count: number) {
+  const { user, room } = await userAndRoom()
   for (const i of range(1, count)) {
     await db.transaction((tx) => append(tx, room.id, { type: 'message', userId: user.id, text: `m${i}` }))
   }
@@ -37,18 +36,17 @@ async function roomWith(db: Database, count: number) {
 const seqs = (events: Array<{ seq: number }>) => events.map((e) => e.seq)
 
 t.test('append gives contiguous seqs and keeps last_seq and member_count', async (t) => {
-  const db = await open(t)
-  const { user, room } = await userAndRoom(db)
+  const { user, room } = await userAndRoom()
   t.equal(room.lastSeq, 0)
   t.equal(room.memberCount, 1)
-  const bob = await insertUser(db, { username: 'bob', displayName: 'Bob', passwordHash: 'x' })
+  const bob = await insertUser(db, { username: uniqueName('bob'), displayName: 'Bob', passwordHash: 'x' })
 
   const first = await db.transaction((tx) =>
     append(tx, room.id, { type: 'message', userId: user.id, text: 'hello', clientMsgId: 'c1' })
   )
   t.equal(first.event.seq, 1)
   t.match(first.event, { roomId: room.id, type: 'message', text: 'hello', clientMsgId: 'c1' })
-  t.match(first.event.user, { id: user.id, username: 'alice' })
+  t.match(first.event.user, { id: user.id, username: user.username })
   t.equal(first.room.lastSeq, 1)
 
   const joined = await db.transaction((tx) => append(tx, room.id, { type: 'member.joined', userId: bob.id }, 1))
@@ -76,8 +74,7 @@ t.test('append gives contiguous seqs and keeps last_seq and member_count', async
 })
 
 t.test('eventsAfter reads ascending after a seq, up to a limit', async (t) => {
-  const db = await open(t)
-  const { room } = await roomWith(db, 7)
+  const { room } = await roomWith(7)
   t.same(seqs(await eventsAfter(db, room.id, 0, 3)), [1, 2, 3])
   t.same(seqs(await eventsAfter(db, room.id, 4, 100)), [5, 6, 7])
   t.same(await eventsAfter(db, room.id, 7, 100), [], 'nothing after the head')
@@ -85,8 +82,7 @@ t.test('eventsAfter reads ascending after a seq, up to a limit', async (t) => {
 })
 
 t.test('history: latest page, before, after, hasMore both ways, always ascending', async (t) => {
-  const db = await open(t)
-  const { room } = await roomWith(db, 7)
+  const { room } = await roomWith(7)
   const latest = await history(db, room.id, { limit: 3 })
   t.same(seqs(latest.items), [5, 6, 7], 'the latest page, ascending')
   t.equal(latest.hasMore, true, 'older events lie before it')
@@ -120,8 +116,7 @@ t.test('history: latest page, before, after, hasMore both ways, always ascending
 })
 
 t.test('headSeq is 0 for a new room and for an unknown room', async (t) => {
-  const db = await open(t)
-  const { room } = await userAndRoom(db)
+  const { room } = await userAndRoom()
   t.equal(await headSeq(db, room.id), 0)
   t.equal(await headSeq(db, MISSING_ID), 0)
 })
