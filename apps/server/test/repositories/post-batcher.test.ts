@@ -62,7 +62,10 @@ t.test('many posts of one turn to several rooms: every post settles, seqs contig
     const stored = await eventsAfter(db, r.id, 0, 100)
     t.same(
       stored,
-      settled.filter((s) => s.event.roomId === r.id).map((s) => s.event).sort((a, b) => a.seq - b.seq),
+      settled
+        .filter((s) => s.event.roomId === r.id)
+        .map((s) => s.event)
+        .sort((a, b) => a.seq - b.seq),
       'what each post returned is what is stored'
     )
   }
@@ -136,13 +139,7 @@ t.test('close() stores what was pushed before it; a post after it rejects', asyn
   const before = range(1, 3).map((i) => own.post({ roomId: r.id, userId: member.id, text: `before ${i}` }))
   await own.close()
   const settled = await Promise.all(before)
-  t.same(
-    settled.map((s) => s.event.seq).sort(),
-    [1, 2, 3]
-  )
+  t.same(settled.map((s) => s.event.seq).sort(), [1, 2, 3])
   await t.rejects(own.post({ roomId: r.id, userId: member.id, text: 'after' }), /closed/)
-  t.same(
-    (await eventsAfter(db, r.id, 0, 100)).map((e) => e.text).sort(),
-    ['before 1', 'before 2', 'before 3']
-  )
+  t.same((await eventsAfter(db, r.id, 0, 100)).map((e) => e.text).sort(), ['before 1', 'before 2', 'before 3'])
 })

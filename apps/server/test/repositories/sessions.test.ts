@@ -34,8 +34,7 @@ const token = (expiresInMs = HOUR) => ({
   expiresAt: new Date(Date.now() + expiresInMs)
 })
 const liveSessions = prepareLiveSessions(db)
-const live = async (ids: string[]) =>
-  (await liveSessions.execute({ ids })).map((row) => row.id).sort()
+const live = async (ids: string[]) => (await liveSessions.execute({ ids })).map((row) => row.id).sort()
 
 t.test('a refresh token rotates once only; the rotated one leads back to its session', async (t) => {
   const user = await newUser()

@@ -84,51 +84,54 @@ t.test('a successful join publishes exactly one event, readable from the databas
   t.same(await Promise.all(seenInDb), [[1], [1, 2]], 'each event was in the database when its message arrived')
 })
 
-t.test('removeUser returns the deleted owned rooms and member.left events, and publishes only on announce', async (t) => {
-  const app = await build(t)
-  const [leaver, other] = await Promise.all([signUp(app), signUp(app)])
-  const owned = await app.rooms.create(leaver.id, { name: uniqueName('room') })
-  const joined = [
-    await app.rooms.create(other.id, { name: uniqueName('room') }),
-    await app.rooms.create(other.id, { name: uniqueName('room') })
-  ]
-  await app.rooms.join(other.id, owned.id)
-  for (const room of joined) await app.rooms.join(leaver.id, room.id)
-  const untouched = await app.rooms.create(other.id, { name: uniqueName('room') })
-  const heard = {
-    owned: await listen(t, app, owned.id),
-    joined: [await listen(t, app, joined[0]!.id), await listen(t, app, joined[1]!.id)],
-    untouched: await listen(t, app, untouched.id)
-  }
+t.test(
+  'removeUser returns the deleted owned rooms and member.left events, and publishes only on announce',
+  async (t) => {
+    const app = await build(t)
+    const [leaver, other] = await Promise.all([signUp(app), signUp(app)])
+    const owned = await app.rooms.create(leaver.id, { name: uniqueName('room') })
+    const joined = [
+      await app.rooms.create(other.id, { name: uniqueName('room') }),
+      await app.rooms.create(other.id, { name: uniqueName('room') })
+    ]
+    await app.rooms.join(other.id, owned.id)
+    for (const room of joined) await app.rooms.join(leaver.id, room.id)
+    const untouched = await app.rooms.create(other.id, { name: uniqueName('room') })
+    const heard = {
+      owned: await listen(t, app, owned.id),
+      joined: [await listen(t, app, joined[0]!.id), await listen(t, app, joined[1]!.id)],
+      untouched: await listen(t, app, untouched.id)
+    }
 
-  const changes = await app.db.transaction((tx) => app.rooms.removeUser(tx, leaver.id))
-  t.same(changes.deletedRoomIds, [owned.id], 'the room they owned')
-  t.same(
-    changes.events.map((e) => [e.type, e.roomId, e.user.id, e.seq]).sort(),
-    joined.map((r) => ['member.left', r.id, leaver.id, 2]).sort(),
-    'one member.left in each room they were in'
-  )
-  await nextTurn()
-  t.same([heard.owned, ...heard.joined, heard.untouched], [[], [], [], []], 'nothing published before announce')
-
-  t.equal(await codeOf(app.rooms.get(owned.id)), 'CHAT_ROOM_NOT_FOUND', 'the owned room is gone')
-  for (const [i, room] of joined.entries()) {
-    const stored = await eventsAfter(app.db, room.id, 1, 100)
-    t.same(stored, [changes.events.find((e) => e.roomId === room.id)], `room ${i}: the event is stored`)
-    t.same(await app.rooms.access(room.id, leaver.id), { room: true, member: false })
-  }
-
-  await app.rooms.announce(changes)
-  await until(() => heard.owned.length > 0 && heard.joined.every((m) => m.length > 0), 'the announcement')
-  t.same(heard.owned, [{ k: 'room.deleted', roomId: owned.id }])
-  for (const [i, messages] of heard.joined.entries()) {
+    const changes = await app.db.transaction((tx) => app.rooms.removeUser(tx, leaver.id))
+    t.same(changes.deletedRoomIds, [owned.id], 'the room they owned')
     t.same(
-      messages.map((m) => (m.k === 'event' ? m.e : m)),
-      [changes.events.find((e) => e.roomId === joined[i]!.id)]
+      changes.events.map((e) => [e.type, e.roomId, e.user.id, e.seq]).sort(),
+      joined.map((r) => ['member.left', r.id, leaver.id, 2]).sort(),
+      'one member.left in each room they were in'
     )
+    await nextTurn()
+    t.same([heard.owned, ...heard.joined, heard.untouched], [[], [], [], []], 'nothing published before announce')
+
+    t.equal(await codeOf(app.rooms.get(owned.id)), 'CHAT_ROOM_NOT_FOUND', 'the owned room is gone')
+    for (const [i, room] of joined.entries()) {
+      const stored = await eventsAfter(app.db, room.id, 1, 100)
+      t.same(stored, [changes.events.find((e) => e.roomId === room.id)], `room ${i}: the event is stored`)
+      t.same(await app.rooms.access(room.id, leaver.id), { room: true, member: false })
+    }
+
+    await app.rooms.announce(changes)
+    await until(() => heard.owned.length > 0 && heard.joined.every((m) => m.length > 0), 'the announcement')
+    t.same(heard.owned, [{ k: 'room.deleted', roomId: owned.id }])
+    for (const [i, messages] of heard.joined.entries()) {
+      t.same(
+        messages.map((m) => (m.k === 'event' ? m.e : m)),
+        [changes.events.find((e) => e.roomId === joined[i]!.id)]
+      )
+    }
+    t.same(heard.untouched, [], 'a room they were not in hears nothing')
   }
-  t.same(heard.untouched, [], 'a room they were not in hears nothing')
-})
+)
 
 t.test('closing the app settles the posts started with it, and what resolved is stored', async (t) => {
   const fresh = await freshDatabase()
@@ -152,7 +155,12 @@ t.test('closing the app settles the posts started with it, and what resolved is 
   const opened = await openDb(fresh.options)
   t.teardown(() => opened.close())
   const inDb = await eventsAfter(opened.db, room.id, 0, 100)
-  for (const event of stored) t.same(inDb.find((e) => e.id === event.id), event, `seq ${event.seq} is stored`)
+  for (const event of stored)
+    t.same(
+      inDb.find((e) => e.id === event.id),
+      event,
+      `seq ${event.seq} is stored`
+    )
   t.same(
     inDb.map((e) => e.seq),
     range(1, inDb.length),
