@@ -1,10 +1,13 @@
-// Two app instances on one database and the real Redis behave as two nodes: events, stream caps and rate
-// limits are shared through Redis, and /readyz reports the bus.
+// The redis plugin: without a URL there is no connection and the bus is in-process; with one, the node's two
+// connections are up while it runs and closed with it. Two app instances on one database and the real Redis
+// behave as two nodes: events, stream caps and rate limits are shared through Redis, and /readyz reports the bus.
 import t from 'tap'
 import http from 'node:http'
 import { once } from 'node:events'
 import type { FastifyInstance } from 'fastify'
-import { build, freshDatabase, signUp, as } from './helper.ts'
+import { MemoryBus, RedisBus } from '@chat/realtime'
+import { build, freshDatabase, signUp, as } from '../helper.ts'
+import { until } from '../until.ts'
 import { randomBytes } from 'node:crypto'
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
@@ -37,6 +40,27 @@ function readUntil(res: http.IncomingMessage, pattern: RegExp): Promise<string> 
     res.on('end', () => reject(new Error(`stream ended before ${pattern}: ${text}`)))
   })
 }
+
+t.test('without a URL there is no Redis and the bus is the in-process one', async (t) => {
+  const app = await build(t)
+  t.equal(app.redis, null)
+  t.ok(app.realtime.bus instanceof MemoryBus, 'the in-process bus')
+})
+
+t.test("with a URL the node's two connections are up, and both are closed with the app", async (t) => {
+  const app = await build(t, { config: { redisUrl: REDIS_URL } })
+  const redis = app.redis!
+  t.ok(app.realtime.bus instanceof RedisBus, 'the bus runs on Redis')
+  for (const client of [redis.commands, redis.subscriber]) {
+    if (client.status !== 'ready') await once(client, 'ready')
+  }
+  t.same([redis.commands.status, redis.subscriber.status], ['ready', 'ready'])
+  t.equal(await redis.commands.ping(), 'PONG', 'the command connection answers')
+  await app.close()
+  // close() waits for QUIT's answer; the socket itself ends just after.
+  await until(() => redis.commands.status === 'end' && redis.subscriber.status === 'end', 'both connections to end')
+  t.same([redis.commands.status, redis.subscriber.status], ['end', 'end'], 'both ended')
+})
 
 t.test('an event posted on one node reaches a stream on the other', async (t) => {
   const [a, b] = await twoNodes(t)

@@ -1,0 +1,145 @@
+// The post batcher on a fresh database: posts pushed in one turn, to several rooms, all settle with contiguous
+// seqs per room; a repeated clientMsgId answers with the first event and stores nothing; an unknown room and a
+// non-member are refused with their codes, alone or inside a batch; a batch the database refuses as a whole is
+// stored post by post; close() stores what was pushed before it, and a post after it is rejected.
+import t from 'tap'
+import { openDb, type Database } from '@chat/db'
+import { freshDatabase } from '../helper.ts'
+import { MISSING_ID, range } from '../rooms-helper.ts'
+import { PostBatcher } from '../../src/repositories/post-batcher.ts'
+import { eventsAfter } from '../../src/repositories/room-log.ts'
+import { insertMember, insertRoom } from '../../src/repositories/rooms.ts'
+import { insertUser } from '../../src/repositories/users.ts'
+
+// One database for the file (each test makes its own rooms): a fresh PGlite per test costs more than the test.
+const fresh = await freshDatabase()
+const opened = await openDb(fresh.options)
+const db: Database = opened.db
+const batcher = new PostBatcher(db)
+t.teardown(async () => {
+  await batcher.close()
+  await opened.close()
+  await fresh.drop()
+})
+const user = (name: string) => insertUser(db, { username: name, displayName: name, passwordHash: 'x' })
+const [owner, member, stranger] = [await user('owner'), await user('member'), await user('stranger')]
+const room = () =>
+  db.transaction(async (tx) => {
+    const created = await insertRoom(tx, owner.id, 'room', null)
+    await insertMember(tx, created.id, member.id)
+    return created
+  })
+
+const codeOf = (promise: Promise<unknown>) =>
+  promise.then(
+    () => 'resolved',
+    (error: { code?: string }) => error.code
+  )
+
+t.test('many posts of one turn to several rooms: every post settles, seqs contiguous per room', async (t) => {
+  const rooms = [await room(), await room(), await room()]
+  const pushed = range(1, 30).map((i) => {
+    const roomId = rooms[i % 3]!.id
+    const userId = i % 2 ? owner.id : member.id
+    return { roomId, text: `post ${i}`, promise: batcher.post({ roomId, userId, text: `post ${i}` }) }
+  })
+  const settled = await Promise.all(pushed.map((p) => p.promise))
+  t.ok(
+    settled.every((s) => s.created),
+    'every post is created'
+  )
+  settled.forEach((s, i) => {
+    t.equal(s.event.roomId, pushed[i]!.roomId, `post ${i + 1} in its room`)
+    t.equal(s.event.text, pushed[i]!.text)
+  })
+  for (const r of rooms) {
+    const mine = settled.filter((s) => s.event.roomId === r.id).map((s) => s.event.seq)
+    t.same(
+      [...mine].sort((a, b) => a - b),
+      range(1, 10),
+      'seqs 1..10 in the room, no gap, no duplicate'
+    )
+    const stored = await eventsAfter(db, r.id, 0, 100)
+    t.same(
+      stored,
+      settled
+        .filter((s) => s.event.roomId === r.id)
+        .map((s) => s.event)
+        .sort((a, b) => a.seq - b.seq),
+      'what each post returned is what is stored'
+    )
+  }
+})
+
+t.test('a repeated clientMsgId returns the first event with created: false and stores nothing new', async (t) => {
+  const r = await room()
+  const first = await batcher.post({ roomId: r.id, userId: member.id, text: 'once', clientMsgId: 'c-1' })
+  t.equal(first.created, true)
+  const again = await batcher.post({ roomId: r.id, userId: member.id, text: 'twice', clientMsgId: 'c-1' })
+  t.equal(again.created, false)
+  t.same(again.event, first.event, 'the first event, first text included')
+  const sameTurn = await Promise.all(
+    range(1, 3).map(() => batcher.post({ roomId: r.id, userId: member.id, text: 'thrice', clientMsgId: 'c-1' }))
+  )
+  t.same(
+    sameTurn.map((s) => [s.created, s.event.id]),
+    range(1, 3).map(() => [false, first.event.id]),
+    'inside a batch too'
+  )
+  t.same(
+    (await eventsAfter(db, r.id, 0, 100)).map((e) => e.text),
+    ['once'],
+    'one event stored'
+  )
+})
+
+t.test('unknown room and non-member are refused with their codes, alone and in a batch', async (t) => {
+  const r = await room()
+  t.equal(await codeOf(batcher.post({ roomId: MISSING_ID, userId: member.id, text: 'x' })), 'CHAT_ROOM_NOT_FOUND')
+  t.equal(await codeOf(batcher.post({ roomId: r.id, userId: stranger.id, text: 'x' })), 'CHAT_NOT_MEMBER')
+  const batch = await Promise.all([
+    codeOf(batcher.post({ roomId: r.id, userId: member.id, text: 'ok 1' })),
+    codeOf(batcher.post({ roomId: MISSING_ID, userId: member.id, text: 'x' })),
+    codeOf(batcher.post({ roomId: r.id, userId: stranger.id, text: 'x' })),
+    codeOf(batcher.post({ roomId: r.id, userId: member.id, text: 'ok 2' }))
+  ])
+  t.same(batch, ['resolved', 'CHAT_ROOM_NOT_FOUND', 'CHAT_NOT_MEMBER', 'resolved'])
+  const stored = await eventsAfter(db, r.id, 0, 100)
+  t.same(
+    stored.map((e) => [e.seq, e.text]),
+    [
+      [1, 'ok 1'],
+      [2, 'ok 2']
+    ],
+    'refused posts used no seq'
+  )
+})
+
+t.test('a batch the database refuses is stored post by post', async (t) => {
+  const r = await room()
+  // PostgreSQL's JSON refuses a lone surrogate; a text parameter takes it (as U+FFFD).
+  const texts = ['fine 1', 'fine 2', 'a\ud800b', 'fine 3']
+  const settled = await Promise.all(texts.map((text) => batcher.post({ roomId: r.id, userId: member.id, text })))
+  t.ok(
+    settled.every((s) => s.created),
+    'every post of the batch is stored'
+  )
+  const stored = await eventsAfter(db, r.id, 0, 100)
+  t.same(
+    stored.map((e) => e.seq),
+    [1, 2, 3, 4],
+    'no seq lost to the refused batch'
+  )
+  t.same(stored.map((e) => e.text).sort(), ['a\ufffdb', 'fine 1', 'fine 2', 'fine 3'])
+})
+
+t.test('close() stores what was pushed before it; a post after it rejects', async (t) => {
+  const r = await room()
+  const own = new PostBatcher(db)
+  const before = range(1, 3).map((i) => own.post({ roomId: r.id, userId: member.id, text: `before ${i}` }))
+  await own.close()
+  const settled = await Promise.all(before)
+  t.same(settled.map((s) => s.event.seq).sort(), [1, 2, 3])
+  await t.rejects(own.post({ roomId: r.id, userId: member.id, text: 'after' }), /closed/)
+  t.same((await eventsAfter(db, r.id, 0, 100)).map((e) => e.text).sort(), ['before 1', 'before 2', 'before 3'])
+})
