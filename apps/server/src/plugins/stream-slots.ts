@@ -24,9 +24,11 @@ const NODE_TTL_MS = 6_000
 const HEARTBEAT_MS = 2_000
 const NODE_KEY = 'chat:node:'
 
-// KEYS[1] the user's set; ARGV: now, lease expiry, member, max, node key prefix. Drops expired leases; at the
-// cap, drops the leases of nodes that are gone; then adds one if there is room.
+// KEYS[1] the user's set; ARGV: now, lease expiry, member, max, node key prefix, this node's id, its key's TTL.
+// Renews this node's own liveness key first, so a lease is never added for a node another node could take for
+// gone; drops expired leases; at the cap, drops the leases of nodes that are gone; then adds one if there is room.
 const ACQUIRE = `
+redis.call('SET', ARGV[5] .. ARGV[6], '1', 'PX', ARGV[7])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
 local max = tonumber(ARGV[4])
 if redis.call('ZCARD', KEYS[1]) >= max then
@@ -99,7 +101,18 @@ export default fp<{ maxStreamsPerUser: number }>(
         const member = `${nodeId}:${randomUUID()}`
         let granted: unknown
         try {
-          granted = await redis.eval(ACQUIRE, 1, key(userId), Date.now(), Date.now() + LEASE_MS, member, max, NODE_KEY)
+          granted = await redis.eval(
+            ACQUIRE,
+            1,
+            key(userId),
+            Date.now(),
+            Date.now() + LEASE_MS,
+            member,
+            max,
+            NODE_KEY,
+            nodeId,
+            NODE_TTL_MS
+          )
         } catch (err) {
           app.log.warn({ err }, 'stream slots: redis unavailable, counting locally')
           return local.acquire(userId)

@@ -2,11 +2,10 @@
 // room's open stream; revoking a session closes that session's streams with `close {"reason":"logout"}` and no
 // other; a publish on a bus that has failed does not throw, and the write it follows still stands.
 import t from 'tap'
-import { listen, openStream } from '@chat/testkit'
+import { listen, openStream, until } from '@chat/testkit'
 import { MemoryBus } from '@chat/realtime'
 import { build, signUp } from '../helper.ts'
 import { createRoom, joinRoom } from '../rooms-helper.ts'
-import { until } from '../until.ts'
 import { append, eventsAfter } from '../../src/repositories/room-log.ts'
 
 t.test('publishEvent of a stored event reaches a stream of its room', async (t) => {

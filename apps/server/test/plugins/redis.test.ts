@@ -7,7 +7,7 @@ import { once } from 'node:events'
 import type { FastifyInstance } from 'fastify'
 import { MemoryBus, RedisBus } from '@chat/realtime'
 import { build, freshDatabase, signUp, as } from '../helper.ts'
-import { until } from '../until.ts'
+import { until } from '@chat/testkit'
 import { randomBytes } from 'node:crypto'
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'

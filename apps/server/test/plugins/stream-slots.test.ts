@@ -6,7 +6,7 @@ import { once } from 'node:events'
 import { randomUUID } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import { build, freshDatabase } from '../helper.ts'
-import { until } from '../until.ts'
+import { until } from '@chat/testkit'
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
 const MAX = 2
@@ -68,4 +68,25 @@ t.test('on Redis the cap is counted across two nodes, and a release on one frees
   t.equal(await a.streamSlots.acquire(user), null, 'a double release freed only one slot')
   onB!()
   taken.release!()
+})
+
+t.test("a lease is never taken for a dead node's: granting one renews the granting node's liveness key", async (t) => {
+  const db = await freshDatabase()
+  t.teardown(() => db.drop())
+  const config = { redisUrl: REDIS_URL, maxStreamsPerUser: MAX }
+  const a = await build(t, { database: db.options, config })
+  const b = await build(t, { database: db.options, config })
+  await Promise.all([redisReady(a), redisReady(b)])
+  const redis = a.redis!.commands
+  const user = randomUUID()
+
+  t.type(await b.streamSlots.acquire(user), 'function')
+  const [member] = await redis.zrange(`chat:streams:${user}`, 0, -1)
+  const nodeKey = `chat:node:${member!.split(':')[0]}`
+  // As if node b's key had not been written yet (or had lapsed) when it granted its next slot.
+  await redis.del(nodeKey)
+  t.type(await b.streamSlots.acquire(user), 'function', "node b's second slot")
+  t.equal(await redis.exists(nodeKey), 1, "the grant wrote node b's liveness key")
+  t.equal(await a.streamSlots.acquire(user), null, "node a at the cap does not take node b's slots for a dead node's")
+  t.equal(await redis.zcard(`chat:streams:${user}`), MAX, "both of node b's leases are still there")
 })

@@ -8,7 +8,7 @@ import type { RoomEvent } from '@chat/contracts'
 import type { FastifyInstance } from 'fastify'
 import { build, freshDatabase, signUp, uniqueName } from '../helper.ts'
 import { MISSING_ID, range } from '../rooms-helper.ts'
-import { until } from '../until.ts'
+import { until } from '@chat/testkit'
 import { eventsAfter } from '../../src/repositories/room-log.ts'
 
 type Message = { k: 'event'; e: RoomEvent } | { k: 'room.deleted'; roomId: string }
