@@ -6,8 +6,8 @@
 // resumable `close` (shutdown, slow_consumer), it reconnects to the same URL with the Last-Event-ID header, so a
 // test can see whether a failover lost or repeated anything. Every event of every connection is kept, in order.
 import http, { type ClientRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import type { RoomEvent } from '@chat/contracts'
+import { SseParser, type ParsedEvent } from './sse-parser.ts'
 
 // Many streams at once, each on its own connection that closes with it.
 const agent = new http.Agent({ keepAlive: false, maxSockets: Infinity })
@@ -18,14 +18,7 @@ export const WAIT_MS = 20_000
 // Reasons after which the server does not want this stream back (a new token or a rejoin would be needed).
 const FINAL_REASONS = new Set(['logout', 'session_ended', 'user_deleted', 'left_room', 'room_deleted', 'token_expired'])
 
-export interface SseEvent {
-  /** The block's own `id:` field (stored events only). */
-  id: string | undefined
-  event: string
-  data: string
-  /** The block as it came over the wire, lines joined with \n, without the blank line that ended it. */
-  raw: string
-  dataLines: number
+export interface SseEvent extends ParsedEvent {
   /** Which connection (1-based) brought it. */
   connection: number
 }
@@ -46,44 +39,6 @@ export interface StreamOptions {
   reconnect?: boolean
   /** Wait before reconnecting (the server's `retry:` hint is 2 s; tests go faster). */
   reconnectDelayMs?: number
-}
-
-/** What `listen` needs of an app (a Fastify instance). */
-export interface Listenable {
-  server: { address(): AddressInfo | string | null }
-  listen(opts: { port: number; host: string }): Promise<string>
-}
-
-/** What `openStream` needs of a test (a tap Test). */
-export interface Teardown {
-  teardown(fn: () => unknown): void
-}
-
-/** The base URL of the app, listening on a random local port (once per app). */
-export async function listen(app: Listenable): Promise<string> {
-  const address = app.server.address()
-  if (address && typeof address === 'object') return `http://127.0.0.1:${address.port}`
-  return app.listen({ port: 0, host: '127.0.0.1' })
-}
-
-export function streamUrl(roomId: string, opts: Pick<StreamOptions, 'queryToken' | 'query'> = {}): string {
-  const query = new URLSearchParams()
-  if (opts.queryToken !== undefined) query.set('access_token', opts.queryToken)
-  for (const [key, value] of Object.entries(opts.query ?? {})) query.set(key, String(value))
-  const qs = query.toString()
-  return `/rooms/${roomId}/events${qs ? `?${qs}` : ''}`
-}
-
-/** Opens a stream (any status) and closes it when the test ends. */
-export async function openStream(
-  t: Teardown,
-  base: string,
-  roomId: string,
-  opts: StreamOptions = {}
-): Promise<SseClient> {
-  const client = await SseClient.connect(base, streamUrl(roomId, opts), opts)
-  t.teardown(() => client.close())
-  return client
 }
 
 export class SseClient {
@@ -113,9 +68,16 @@ export class SseClient {
   #res: IncomingMessage | null = null
   #headers: IncomingHttpHeaders = {}
   #timer: NodeJS.Timeout | null = null
-  #pending = ''
-  #block: string[] = []
-  #fields: { id?: string; event?: string; data: string[] } = { data: [] }
+  #parser = new SseParser({
+    comment: (text) => this.comments.push(text),
+    id: (id) => {
+      this.lastEventId = id
+    },
+    event: (event) => {
+      this.events.push({ ...event, connection: this.connections })
+      if (event.event === 'close') this.closeReasons.push((JSON.parse(event.data) as { reason: string }).reason)
+    }
+  })
   #waiters = new Set<() => void>()
 
   private constructor(base: string, path: string, opts: StreamOptions) {
@@ -258,9 +220,7 @@ export class SseClient {
           this.open = true
         }
         this.#res = res
-        this.#pending = ''
-        this.#block = []
-        this.#fields = { data: [] }
+        this.#parser.reset()
         res.setEncoding('utf8')
         if (this.#paused) res.pause()
         res.on('data', (chunk: string) => this.#feed(chunk))
@@ -329,44 +289,8 @@ export class SseClient {
 
   #feed(chunk: string): void {
     this.raw += chunk
-    const text = this.#pending + chunk
-    let start = 0
-    for (let nl = text.indexOf('\n', start); nl !== -1; nl = text.indexOf('\n', start)) {
-      this.#line(text.slice(start, text[nl - 1] === '\r' ? nl - 1 : nl))
-      start = nl + 1
-    }
-    this.#pending = text.slice(start)
+    this.#parser.feed(chunk)
     this.#notify()
-  }
-
-  #line(line: string): void {
-    if (line === '') return this.#dispatch()
-    if (line.startsWith(':')) {
-      this.comments.push(line.slice(1).trimStart())
-      return
-    }
-    this.#block.push(line)
-    const colon = line.indexOf(':')
-    const field = colon === -1 ? line : line.slice(0, colon)
-    let value = colon === -1 ? '' : line.slice(colon + 1)
-    if (value.startsWith(' ')) value = value.slice(1)
-    if (field === 'data') this.#fields.data.push(value)
-    else if (field === 'event') this.#fields.event = value
-    else if (field === 'id') this.#fields.id = value
-  }
-
-  #dispatch(): void {
-    const { id, event, data } = this.#fields
-    const raw = this.#block.join('\n')
-    this.#block = []
-    this.#fields = { data: [] }
-    if (id !== undefined) this.lastEventId = id
-    // A block without data (the `retry:` hint) dispatches nothing, as in EventSource.
-    if (data.length === 0) return
-    const type = event ?? 'message'
-    const text = data.join('\n')
-    this.events.push({ id, event: type, data: text, raw, dataLines: data.length, connection: this.connections })
-    if (type === 'close') this.closeReasons.push((JSON.parse(text) as { reason: string }).reason)
   }
 
   #notify(): void {
