@@ -22,10 +22,11 @@ begin=$SECONDS
 # Each leg in its own process group (job control), so an interrupted run stops every leg's whole tree.
 set -m
 stop_all() {
+  set +m
   for pid in "${!leg_of[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || true; done
   rm -rf "$logs"
 }
-trap 'stop_all; exit 130' INT TERM
+trap 'stop_all; printf "test: interrupted after %d s\n" $((SECONDS - begin)); exit 130' INT TERM
 trap 'rm -rf "$logs"' EXIT
 
 start_leg() {
