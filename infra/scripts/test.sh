@@ -7,6 +7,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
+# The legs already fill both cores, so each tap suite runs its files one at a time (tap's own default is one
+# per core): fewer processes on the CPU at once keep the suites' start-up deadlines (Fastify's 10 s plugin
+# timeout) out of reach of the load.
+export TAP_JOBS="${CHAT_TEST_TAP_JOBS:-1}"
+
 cluster_redis="redis://127.0.0.1:${CHAT_CLUSTER_REDIS_PORT:-6380}"
 legs=(
   'server-pglite: pnpm --filter @chat/server test:pglite'
