@@ -1,6 +1,7 @@
-// One server process of the local cluster: started the way `pnpm start` starts it, watched until /readyz
-// says it is ready, and stoppable the ways the tests need (a signal of their choice, or a clean restart on the
-// same port). Kept apart from cluster.ts so the orchestration there reads on its own.
+// One server process of the local cluster: its TypeScript source run through tsx as `pnpm dev` runs it (so the
+// cluster needs no build), watched until /readyz says it is ready, and stoppable the ways the tests need (a
+// signal of their choice, or a clean restart on the same port). Kept apart from cluster.ts so the
+// orchestration there reads on its own.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { closeSync, openSync, readFileSync } from 'node:fs'
 import http from 'node:http'
@@ -11,6 +12,8 @@ import { fileURLToPath } from 'node:url'
 export const WORKSPACE_ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const SERVER_DIR = join(WORKSPACE_ROOT, 'apps/server')
 const SERVER_ENTRY = join(SERVER_DIR, 'src/server.ts')
+// The workspace packages resolve to their src/ under this condition (their `exports`), not to dist/.
+const SERVER_ARGV = ['--conditions=@chat/source', '--import', 'tsx', SERVER_ENTRY]
 
 export interface ExitInfo {
   code: number | null
@@ -100,7 +103,7 @@ export class NodeProcess implements ClusterNode {
     if (this.logFile) {
       const fd = openSync(this.logFile, 'a')
       try {
-        child = spawn(process.execPath, ['--import', 'tsx', SERVER_ENTRY], {
+        child = spawn(process.execPath, SERVER_ARGV, {
           cwd: SERVER_DIR,
           env: this.#env,
           stdio: ['ignore', fd, fd],
@@ -110,7 +113,7 @@ export class NodeProcess implements ClusterNode {
         closeSync(fd)
       }
     } else {
-      child = spawn(process.execPath, ['--import', 'tsx', SERVER_ENTRY], {
+      child = spawn(process.execPath, SERVER_ARGV, {
         cwd: SERVER_DIR,
         env: this.#env,
         stdio: ['ignore', 'pipe', 'pipe'],

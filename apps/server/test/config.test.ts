@@ -117,7 +117,7 @@ t.test('each bad value is a ConfigError naming its variable', async (t) => {
 
 t.test('the real process: a bad value is one line on stderr and exit code 1', async (t) => {
   const cwd = fileURLToPath(new URL('..', import.meta.url))
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+  const child = spawn(process.execPath, ['--conditions=@chat/source', '--import', 'tsx', 'src/server.ts'], {
     cwd,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, PORT: 'abc' },
     stdio: ['ignore', 'pipe', 'pipe']

@@ -20,7 +20,7 @@ interface Running {
 }
 
 async function start(t: Test, cwd: string): Promise<Running> {
-  const child = spawn(process.execPath, ['--import', TSX, SERVER], {
+  const child = spawn(process.execPath, ['--conditions=@chat/source', '--import', TSX, SERVER], {
     cwd,
     // Nothing configured but an ephemeral port, so parallel test files cannot collide on 3000.
     env: { PATH: process.env.PATH, HOME: process.env.HOME, PORT: '0' },

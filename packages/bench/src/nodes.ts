@@ -50,7 +50,7 @@ export async function createDatabase(): Promise<BenchDatabase> {
 const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : []
 
 function launch(args: string[], env: Record<string, string>, cwd: string): ChildProcess {
-  const argv = [process.execPath, ...profile, '--import', 'tsx', ...args]
+  const argv = [process.execPath, ...profile, '--conditions=@chat/source', '--import', 'tsx', ...args]
   return spawn(pinned ? 'taskset' : argv[0]!, pinned ? ['-c', SERVER_CORE, ...argv] : argv.slice(1), {
     cwd,
     env: { ...process.env, ...env },
