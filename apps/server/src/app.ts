@@ -142,6 +142,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     trustProxy: config.trustProxy as boolean | string[],
     requestIdHeader: false,
     return503OnClosing: true,
+    // Opening and migrating the database is a plugin's start: on a loaded machine it may take longer than
+    // Fastify's 10 s default without anything being wrong.
+    pluginTimeout: 60_000,
     // A malformed id of any length a URL may have reaches its schema and is a 400 there.
     routerOptions: { maxParamLength: MAX_URL_LENGTH },
     clientErrorHandler,

@@ -68,10 +68,12 @@ const eventRoutes: FastifyPluginAsyncTypebox<EventsOptions> = async (app, opts) 
         'x-accel-buffering': 'no',
         connection: 'keep-alive'
       })
-      // A reconnect hint, and a first chunk so proxies and clients see the stream open at once.
-      res.write('retry: 2000\n\n')
+      // A reconnect hint, and a first chunk so proxies and clients see the stream open at once. The sink writes
+      // straight to the socket, so it starts only once the response has handed the head and this chunk to the
+      // socket (Node 24 flushes them on a later tick; a frame written before would precede the head).
       request.raw.socket.setNoDelay(true)
       try {
+        await new Promise<void>((resolve) => res.write('retry: 2000\n\n', () => resolve()))
         const sink = chunkedSink(res)
         const stream = await app.realtime.hub.attach({ roomId, userId, sessionId, res: sink, lastEventId, expiresAt })
         void stream.ended.finally(release)
