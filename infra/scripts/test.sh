@@ -37,4 +37,8 @@ legs+=(
   'bench-smoke: pnpm run bench:smoke'
   "${extra[@]}"
 )
+# tap rebuilds itself for the workspace's plugin set on its first run; every suite shares that one build, so it
+# is made here once, before the legs, and never by several legs at once.
+pnpm --filter @chat/realtime exec tap build >/dev/null
+
 exec bash infra/scripts/run-legs.sh "${legs[@]}"

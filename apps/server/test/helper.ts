@@ -8,7 +8,7 @@ import tap, { type Test } from 'tap'
 import postgres from 'postgres'
 import { PGlite } from '@electric-sql/pglite'
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify'
-import { migrate, migrationsFolder, type DbOptions } from '@chat/db'
+import { migrate, migrationsFolder, openDb, type Database, type DbOptions } from '@chat/db'
 import { buildApp, type AppOptions } from '../src/app.ts'
 import { loadConfig, type Config } from '../src/config.ts'
 
@@ -164,4 +164,18 @@ export function assertError(t: Test, res: LightMyRequestResponse, status: number
   t.same(Object.keys(body).sort(), ['code', 'error', 'message', 'statusCode'], 'error shape')
   t.equal(body.statusCode, status)
   t.equal(body.code, code)
+}
+
+/**
+ * One fresh database opened for a whole test file (repository tests, where a fresh PGlite per test costs more
+ * than the test; each test makes its own rows), closed and dropped when the file ends.
+ */
+export async function fileDatabase(): Promise<Database> {
+  const fresh = await freshDatabase()
+  const opened = await openDb(fresh.options)
+  tap.teardown(async () => {
+    await opened.close()
+    await fresh.drop()
+  })
+  return opened.db
 }

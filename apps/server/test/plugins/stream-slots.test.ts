@@ -1,7 +1,7 @@
 // The per-user cap on open streams: on one node, slots are granted up to the cap, refused past it, and a
 // release frees exactly one however often it is called; on Redis, two nodes on one database count the cap
 // together, and a slot released on one node can be taken on the other.
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { once } from 'node:events'
 import { randomUUID } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
@@ -17,6 +17,17 @@ async function redisReady(app: FastifyInstance): Promise<void> {
   if (commands.status !== 'ready') await once(commands, 'ready')
   // The node's liveness key was set on this connection before this answer came back.
   await commands.ping()
+}
+
+/** Two apps on one database and the real Redis: two nodes. */
+async function twoNodes(t: Test): Promise<[FastifyInstance, FastifyInstance]> {
+  const db = await freshDatabase()
+  t.teardown(() => db.drop())
+  const config = { redisUrl: REDIS_URL, maxStreamsPerUser: MAX }
+  const a = await build(t, { database: db.options, config })
+  const b = await build(t, { database: db.options, config })
+  await Promise.all([redisReady(a), redisReady(b)])
+  return [a, b]
 }
 
 t.test('local: up to the cap, none past it, a release frees one, a second release nothing', async (t) => {
@@ -43,12 +54,7 @@ t.test('local: up to the cap, none past it, a release frees one, a second releas
 })
 
 t.test('on Redis the cap is counted across two nodes, and a release on one frees a slot for the other', async (t) => {
-  const db = await freshDatabase()
-  t.teardown(() => db.drop())
-  const config = { redisUrl: REDIS_URL, maxStreamsPerUser: MAX }
-  const a = await build(t, { database: db.options, config })
-  const b = await build(t, { database: db.options, config })
-  await Promise.all([redisReady(a), redisReady(b)])
+  const [a, b] = await twoNodes(t)
   const user = randomUUID()
 
   const onA = await a.streamSlots.acquire(user)
@@ -71,12 +77,7 @@ t.test('on Redis the cap is counted across two nodes, and a release on one frees
 })
 
 t.test("a lease is never taken for a dead node's: granting one renews the granting node's liveness key", async (t) => {
-  const db = await freshDatabase()
-  t.teardown(() => db.drop())
-  const config = { redisUrl: REDIS_URL, maxStreamsPerUser: MAX }
-  const a = await build(t, { database: db.options, config })
-  const b = await build(t, { database: db.options, config })
-  await Promise.all([redisReady(a), redisReady(b)])
+  const [a, b] = await twoNodes(t)
   const redis = a.redis!.commands
   const user = randomUUID()
 

@@ -2,21 +2,13 @@
 // member_count; eventsAfter and history read pages in ascending order with hasMore in the direction read;
 // headSeq is 0 for a new room and for an unknown one.
 import t from 'tap'
-import { openDb, type Database } from '@chat/db'
-import { freshDatabase, uniqueName } from '../helper.ts'
+import { fileDatabase, uniqueName } from '../helper.ts'
 import { MISSING_ID, range } from '../rooms-helper.ts'
 import { append, eventsAfter, headSeq, history } from '../../src/repositories/room-log.ts'
 import { findRoom, insertRoom } from '../../src/repositories/rooms.ts'
 import { insertUser } from '../../src/repositories/users.ts'
 
-// One database for the file (each test makes its own room): a fresh PGlite per test costs more than the test.
-const fresh = await freshDatabase()
-const opened = await openDb(fresh.options)
-const db: Database = opened.db
-t.teardown(async () => {
-  await opened.close()
-  await fresh.drop()
-})
+const db = await fileDatabase()
 
 async function userAndRoom(name = uniqueName('alice')) {
   const user = await insertUser(db, { username: name, displayName: name, passwordHash: 'x' })

@@ -3,8 +3,7 @@
 // the end with cursors; listMembers pages by username; a cursor this API did not give out is
 // CHAT_INVALID_CURSOR; lockRoomsOf returns the user's rooms in id order.
 import t from 'tap'
-import { openDb, type Database } from '@chat/db'
-import { freshDatabase, uniqueName } from '../helper.ts'
+import { fileDatabase, uniqueName } from '../helper.ts'
 import { MISSING_ID } from '../rooms-helper.ts'
 import { encodeCursor } from '../../src/repositories/page-cursor.ts'
 import {
@@ -18,14 +17,7 @@ import {
 } from '../../src/repositories/rooms.ts'
 import { insertUser } from '../../src/repositories/users.ts'
 
-// One database for the file (each test makes its own users and rooms).
-const fresh = await freshDatabase()
-const opened = await openDb(fresh.options)
-const db: Database = opened.db
-t.teardown(async () => {
-  await opened.close()
-  await fresh.drop()
-})
+const db = await fileDatabase()
 
 const newUser = (username = uniqueName()) => insertUser(db, { username, displayName: username, passwordHash: 'x' })
 const newRoom = (ownerId: string, name = uniqueName('room')) =>

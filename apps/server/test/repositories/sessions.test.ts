@@ -3,8 +3,7 @@
 // one returns none), sparing the one session named; live sessions exclude revoked ones and deleted users.
 import t from 'tap'
 import { randomBytes } from 'node:crypto'
-import { openDb, type Database } from '@chat/db'
-import { freshDatabase, uniqueName } from '../helper.ts'
+import { fileDatabase, uniqueName } from '../helper.ts'
 import {
   insertSession,
   prepareLiveSessions,
@@ -15,14 +14,7 @@ import {
 } from '../../src/repositories/sessions.ts'
 import { insertUser, markUserDeleted } from '../../src/repositories/users.ts'
 
-// One database for the file (each test makes its own users).
-const fresh = await freshDatabase()
-const opened = await openDb(fresh.options)
-const db: Database = opened.db
-t.teardown(async () => {
-  await opened.close()
-  await fresh.drop()
-})
+const db = await fileDatabase()
 
 const HOUR = 3_600_000
 const newUser = async () => {

@@ -2,8 +2,7 @@
 // deleted; a deleted user cannot be updated or found; listUsers searches by prefix, taking `%` and `_`
 // literally, and pages by username.
 import t from 'tap'
-import { openDb, type Database } from '@chat/db'
-import { freshDatabase, uniqueName } from '../helper.ts'
+import { fileDatabase, uniqueName } from '../helper.ts'
 import { isUniqueViolation } from '../../src/errors.ts'
 import {
   findLiveUser,
@@ -14,14 +13,7 @@ import {
   updateUser
 } from '../../src/repositories/users.ts'
 
-// One database for the file (each test makes its own users).
-const fresh = await freshDatabase()
-const opened = await openDb(fresh.options)
-const db: Database = opened.db
-t.teardown(async () => {
-  await opened.close()
-  await fresh.drop()
-})
+const db = await fileDatabase()
 
 const newUser = (username = uniqueName()) => insertUser(db, { username, displayName: username, passwordHash: 'x' })
 const remove = (id: string) => db.transaction((tx) => markUserDeleted(tx, id))
