@@ -2,7 +2,8 @@
 // new PostgreSQL database copied from a migrated template, chosen by TEST_DB), the app built from a config
 // with test-friendly values, and everything released when the test ends.
 import { createHash, randomBytes } from 'node:crypto'
-import { readdir, readFile } from 'node:fs/promises'
+import { readdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import tap, { type Test } from 'tap'
 import postgres from 'postgres'
@@ -40,16 +41,39 @@ export interface FreshDatabase {
   drop(): Promise<void>
 }
 
+/**
+ * The migrated, empty PGlite every test database of this file is cloned from. Creating one (initdb and every
+ * migration) costs seconds of CPU, in every test file; so the first file to need it writes its data directory
+ * to a file named by the migrations and the PGlite build, and the others load that.
+ */
+async function openPgliteTemplate(): Promise<PGlite> {
+  // The resolved module's path names PGlite's version (a data directory is only good for the version that wrote it).
+  const pglite = createHash('sha256')
+    .update(import.meta.resolve('@electric-sql/pglite'))
+    .digest('hex')
+    .slice(0, 12)
+  const file = join(tmpdir(), `chat-test-pglite-${await migrationsHash()}-${pglite}.tar`)
+  let template: PGlite
+  try {
+    template = await PGlite.create({ loadDataDir: new Blob([await readFile(file)]) })
+  } catch {
+    template = await PGlite.create()
+    await migrate({ kind: 'pglite', client: template })
+    const dump = Buffer.from(await (await template.dumpDataDir('none')).arrayBuffer())
+    // Written aside and renamed: a file loading it at the same time sees all of it or none.
+    const partial = `${file}.${process.pid}`
+    await writeFile(partial, dump)
+    await rename(partial, file)
+  }
+  // An open PGlite keeps the process alive; the template lives until the file's last test.
+  tap.teardown(() => template.close())
+  return template
+}
+
 /** A new, migrated, empty database of the kind TEST_DB names. */
 export async function freshDatabase(): Promise<FreshDatabase> {
   if (TEST_DB === 'pglite') {
-    pgliteTemplate ??= (async () => {
-      const template = await PGlite.create()
-      await migrate({ kind: 'pglite', client: template })
-      // An open PGlite keeps the process alive; the template lives until the file's last test.
-      tap.teardown(() => template.close())
-      return template
-    })()
+    pgliteTemplate ??= openPgliteTemplate()
     const client = (await (await pgliteTemplate).clone()) as PGlite
     // A test may close the client itself (to take the database away); closing twice throws.
     return { options: { kind: 'pglite', client }, drop: async () => (client.closed ? undefined : client.close()) }

@@ -1,0 +1,15 @@
+import { PGlite } from '@electric-sql/pglite'
+import { migrate } from '@chat/db'
+let t0 = performance.now(); const c0 = process.cpuUsage()
+const template = await PGlite.create()
+await migrate({ kind: 'pglite', client: template })
+let t1 = performance.now(); console.log('create+migrate ms', (t1 - t0).toFixed(0), 'cpu', (process.cpuUsage(c0).user/1000).toFixed(0))
+const dump = await template.dumpDataDir('none')
+const buf = Buffer.from(await dump.arrayBuffer()); console.log('dump MiB', (buf.length/1048576).toFixed(1), 'ms', (performance.now()-t1).toFixed(0))
+t0 = performance.now(); const c1 = process.cpuUsage()
+const loaded = await PGlite.create({ loadDataDir: new Blob([buf]) })
+await loaded.query('select 1')
+console.log('load ms', (performance.now() - t0).toFixed(0), 'cpu', (process.cpuUsage(c1).user/1000).toFixed(0))
+t0 = performance.now()
+const c = await loaded.clone(); await c.query('select count(*) from users')
+console.log('clone ms', (performance.now() - t0).toFixed(0))
