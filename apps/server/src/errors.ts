@@ -30,6 +30,9 @@ export const OwnerCannotLeave = chatError(
   'CHAT_OWNER_CANNOT_LEAVE',
   'The owner cannot leave the room; delete it instead'
 )
+export const MessageNotFound = chatError('CHAT_MESSAGE_NOT_FOUND', 'No message with that seq in this room')
+export const NotAuthor = chatError('CHAT_NOT_AUTHOR', 'Only the author of the message may edit it')
+export const MessageDeleted = chatError('CHAT_MESSAGE_DELETED', 'The message is deleted')
 // The contract's code for every 429; the message says which limit.
 export const TooManyStreams = chatError('CHAT_RATE_LIMITED', 'Too many open streams for this user (limit %s)')
 export const InvalidLastEventId = chatError('CHAT_INVALID_LAST_EVENT_ID', 'Last-Event-ID must be an integer ≥ 0')

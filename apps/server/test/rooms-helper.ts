@@ -10,7 +10,22 @@ export const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f
 /** A well-formed id no room has. */
 export const MISSING_ID = '00000000-0000-4000-8000-000000000000'
 export const ROOM_KEYS = ['createdAt', 'id', 'lastSeq', 'memberCount', 'name', 'ownerId', 'topic']
-export const EVENT_KEYS = ['clientMsgId', 'createdAt', 'id', 'roomId', 'seq', 'text', 'type', 'user']
+export const EVENT_KEYS = [
+  'clientMsgId',
+  'createdAt',
+  'deletedAt',
+  'editedAt',
+  'id',
+  'key',
+  'reactions',
+  'replyTo',
+  'roomId',
+  'seq',
+  'target',
+  'text',
+  'type',
+  'user'
+]
 export const USER_KEYS = ['createdAt', 'displayName', 'id', 'username']
 
 function expect(status: number, res: { statusCode: number; body: string }, what: string): void {

@@ -26,6 +26,10 @@ export const NO_CONTROL_CHARS = '^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F
 // Single-line text (names): no control characters at all, no lone surrogates.
 export const SINGLE_LINE = '^[^\\u0000-\\u001F\\u007F\\uD800-\\uDFFF]*$'
 
+// A reaction key (an emoji, or a `:name:`): no whitespace, no C0 or C1 controls, no lone surrogates. Emoji
+// sequences joined by U+200D (a format character, not a control) pass.
+export const REACTION_KEY = '^[^\\s\\u0000-\\u001F\\u007F-\\u009F\\uD800-\\uDFFF]+$'
+
 // Sequence numbers a client may send: integers a JavaScript number holds exactly, so a query never reaches
 // PostgreSQL's bigint with a value it cannot take or one that lost precision on the way.
 export const MAX_SEQ = Number.MAX_SAFE_INTEGER

@@ -7,6 +7,7 @@ import {
   NO_CONTROL_CHARS,
   OneOf,
   PageQuery,
+  REACTION_KEY,
   SINGLE_LINE,
   Timestamp,
   Uuid
@@ -28,16 +29,46 @@ export type Room = Static<typeof Room>
 export const EventType = OneOf(EVENT_TYPES)
 export type EventType = Static<typeof EventType>
 
-export const RoomEvent = Type.Object({
-  id: Uuid,
-  roomId: Uuid,
-  seq: Type.Integer({ minimum: 1 }),
-  type: EventType,
-  user: User,
-  text: Type.Union([Type.String(), Type.Null()]),
-  clientMsgId: Type.Union([Type.String(), Type.Null()]),
-  createdAt: Timestamp
+const Seq = (description: string) => Type.Integer({ minimum: 1, maximum: MAX_SEQ, description })
+const SeqOrNull = (description: string) => Type.Union([Type.Integer({ minimum: 1 }), Type.Null()], { description })
+const TimestampOrNull = (description: string) => Type.Union([Timestamp, Type.Null()], { description })
+
+export const Reaction = Type.Object({
+  key: Type.String(),
+  count: Type.Integer({ minimum: 1 }),
+  userIds: Type.Array(Uuid, { maxItems: 50, description: 'the first 50 who reacted, in the order they did' })
 })
+export type Reaction = Static<typeof Reaction>
+
+export const RoomEvent = Type.Object(
+  {
+    id: Uuid,
+    roomId: Uuid,
+    seq: Type.Integer({ minimum: 1 }),
+    type: EventType,
+    user: User,
+    text: Type.Union([Type.String(), Type.Null()], {
+      description:
+        'message: its current text (null once deleted) when read from history or a replay, the text as posted ' +
+        'when pushed live; message.edited: the new text (null once the message is deleted); else null'
+    }),
+    clientMsgId: Type.Union([Type.String(), Type.Null()]),
+    replyTo: SeqOrNull('message: the seq of the message it answers'),
+    target: SeqOrNull('message.edited, message.deleted, reaction.*: the seq of the message changed'),
+    key: Type.Union([Type.String(), Type.Null()], { description: 'reaction.*: the reaction' }),
+    editedAt: TimestampOrNull('message: when it was last edited (current state)'),
+    deletedAt: TimestampOrNull('message: when it was deleted (current state)'),
+    reactions: Type.Union([Type.Array(Reaction), Type.Null()], {
+      description: 'message: its reactions by key, in the order each key was first used; null on other types'
+    }),
+    createdAt: Timestamp
+  },
+  {
+    description:
+      'A stored room event. A message pushed live when posted has editedAt and deletedAt null and reactions []; ' +
+      'read from history or a replay it shows its current state; later changes arrive as their own events.'
+  }
+)
 export type RoomEvent = Static<typeof RoomEvent>
 
 export const Member = Type.Object({
@@ -59,15 +90,46 @@ export type CreateRoomBody = Static<typeof CreateRoomBody>
 export const RoomIdBody = Type.Object({ roomId: Uuid }, { additionalProperties: false })
 export type RoomIdBody = Static<typeof RoomIdBody>
 
+const MessageText = Type.String({ minLength: 1, maxLength: 4000, pattern: NO_CONTROL_CHARS })
+
 export const PostMessageBody = Type.Object(
   {
     roomId: Uuid,
-    text: Type.String({ minLength: 1, maxLength: 4000, pattern: NO_CONTROL_CHARS }),
-    clientMsgId: Type.Optional(Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' }))
+    text: MessageText,
+    clientMsgId: Type.Optional(Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' })),
+    replyTo: Type.Optional(Seq('the seq of a message of the same room this one answers'))
   },
   { additionalProperties: false }
 )
 export type PostMessageBody = Static<typeof PostMessageBody>
+
+export const EditMessageBody = Type.Object(
+  { roomId: Uuid, seq: Seq('the seq of the message'), text: MessageText },
+  { additionalProperties: false }
+)
+export type EditMessageBody = Static<typeof EditMessageBody>
+
+export const DeleteMessageBody = Type.Object(
+  { roomId: Uuid, seq: Seq('the seq of the message') },
+  { additionalProperties: false }
+)
+export type DeleteMessageBody = Static<typeof DeleteMessageBody>
+
+export const ReactBody = Type.Object(
+  {
+    roomId: Uuid,
+    seq: Seq('the seq of the message'),
+    key: Type.String({
+      minLength: 1,
+      maxLength: 32,
+      pattern: REACTION_KEY,
+      description: 'an emoji or a :name:; no whitespace or control characters'
+    }),
+    remove: Type.Optional(Type.Boolean({ default: false, description: 'take the reaction back' }))
+  },
+  { additionalProperties: false }
+)
+export type ReactBody = Static<typeof ReactBody>
 
 export const RoomParams = Type.Object({ roomId: Uuid }, { additionalProperties: false })
 export type RoomParams = Static<typeof RoomParams>

@@ -3,7 +3,18 @@
 // package and the database's CHECK constraint are tested against them, so a name added here is added everywhere.
 
 /** Types of stored room events, in the order they were introduced; a new type is one more entry. */
-export const EVENT_TYPES = ['message', 'member.joined', 'member.left'] as const
+export const EVENT_TYPES = [
+  'message',
+  'member.joined',
+  'member.left',
+  'message.edited',
+  'message.deleted',
+  'reaction.added',
+  'reaction.removed'
+] as const
+
+/** The events that change a message already in the log: each names it by its seq (`target`). */
+export const MESSAGE_CHANGE_TYPES = ['message.edited', 'message.deleted', 'reaction.added', 'reaction.removed'] as const
 
 /** Reasons ended on every node at once, through the bus's control channel. */
 export const END_REASONS = ['logout', 'session_ended', 'user_deleted'] as const
@@ -41,6 +52,9 @@ export const ERROR_CODES = {
   CHAT_NOT_MEMBER: 403,
   CHAT_NOT_ROOM_OWNER: 403,
   CHAT_OWNER_CANNOT_LEAVE: 409,
+  CHAT_MESSAGE_NOT_FOUND: 404,
+  CHAT_NOT_AUTHOR: 403,
+  CHAT_MESSAGE_DELETED: 409,
   CHAT_INVALID_LAST_EVENT_ID: 400,
   CHAT_INVALID_QUERY: 400,
   CHAT_BAD_URL: 400,

@@ -14,8 +14,25 @@ import * as schema from './schema.ts'
 
 export * as schema from './schema.ts'
 // The query operators, re-exported so the whole workspace builds queries with this package's drizzle.
-export { and, asc, desc, eq, getTableColumns, gt, inArray, isNotNull, isNull, like, lt, ne, sql } from 'drizzle-orm'
-export type { SQL, Table } from 'drizzle-orm'
+export {
+  and,
+  asc,
+  desc,
+  eq,
+  getTableColumns,
+  getViewSelectedFields,
+  gt,
+  inArray,
+  is,
+  isNotNull,
+  isNull,
+  like,
+  lt,
+  ne,
+  sql,
+  View
+} from 'drizzle-orm'
+export type { Column, SQL, Table } from 'drizzle-orm'
 export { schema as tables }
 export type Database = PgDatabase<PgQueryResultHKT, typeof schema>
 export type Transaction = Parameters<Parameters<Database['transaction']>[0]>[0]

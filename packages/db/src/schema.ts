@@ -6,14 +6,16 @@ import {
   check,
   index,
   integer,
+  json,
   pgTable,
+  pgView,
   primaryKey,
   text,
   timestamp,
   uniqueIndex,
   uuid
 } from 'drizzle-orm/pg-core'
-import { EVENT_TYPES } from '@chat/contracts'
+import { EVENT_TYPES, type Reaction } from '@chat/contracts'
 
 // The listed names as SQL string literals, written into the migration (a CHECK cannot take parameters).
 const literals = (names: readonly string[]) =>
@@ -114,11 +116,26 @@ export const roomEvents = pgTable(
     userId: uuid('user_id')
       .notNull()
       .references(() => users.id),
+    // On a message: its current text, erased (null) when it is deleted. On message.edited: the new text, erased
+    // with the message.
     text: text('text'),
     clientMsgId: text('client_msg_id'),
+    // On a message: the seq of the message it answers.
+    replyTo: bigint('reply_to', { mode: 'number' }),
+    // On a change (message.edited, message.deleted, reaction.*): the seq of the message it changes.
+    target: bigint('target', { mode: 'number' }),
+    // On reaction.*: the reaction.
+    key: text('key'),
+    // On a message: its current state.
+    editedAt: timestamp('edited_at', { withTimezone: true, mode: 'date' }),
+    deletedAt: timestamp('deleted_at', { withTimezone: true, mode: 'date' }),
     createdAt: createdAt()
   },
   (t) => [
+    // A message's changes, found from the message (its deletion, the edits whose text a deletion erases).
+    index('room_events_target')
+      .on(t.roomId, t.target, t.type)
+      .where(sql`${t.target} is not null`),
     uniqueIndex('room_events_seq').on(t.roomId, t.seq),
     uniqueIndex('room_events_client_msg')
       .on(t.roomId, t.userId, t.clientMsgId)
@@ -127,3 +144,44 @@ export const roomEvents = pgTable(
     check('room_events_type', sql`${t.type} in (${literals(EVENT_TYPES)})`)
   ]
 )
+
+// The reactions a message has now, one row per user and key; `seq` is the message's, `eventSeq` the seq of the
+// reaction.added that made the row, so "the first who reacted" is an exact order. The room's row lock, taken by
+// every change, orders concurrent reactions; the primary key makes adding one twice store nothing.
+export const messageReactions = pgTable(
+  'message_reactions',
+  {
+    roomId: uuid('room_id')
+      .notNull()
+      .references(() => rooms.id, { onDelete: 'cascade' }),
+    seq: bigint('seq', { mode: 'number' }).notNull(),
+    key: text('key').notNull(),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id),
+    eventSeq: bigint('event_seq', { mode: 'number' }).notNull()
+  },
+  (t) => [primaryKey({ columns: [t.roomId, t.seq, t.key, t.userId] })]
+)
+
+// Each event as clients read it: with its author and, on a message, its current reactions (chat_reactions).
+// Made by migration 0004; every read of the log and every write's answer selects from it.
+export const roomEventStates = pgView('room_event_states', {
+  id: uuid('id').notNull(),
+  roomId: uuid('room_id').notNull(),
+  seq: bigint('seq', { mode: 'number' }).notNull(),
+  type: text('type', { enum: EVENT_TYPES }).notNull(),
+  userId: uuid('user_id').notNull(),
+  text: text('text'),
+  clientMsgId: text('client_msg_id'),
+  replyTo: bigint('reply_to', { mode: 'number' }),
+  target: bigint('target', { mode: 'number' }),
+  key: text('key'),
+  editedAt: timestamp('edited_at', { withTimezone: true, mode: 'date' }),
+  deletedAt: timestamp('deleted_at', { withTimezone: true, mode: 'date' }),
+  createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull(),
+  username: text('username').notNull(),
+  displayName: text('display_name').notNull(),
+  userCreatedAt: timestamp('user_created_at', { withTimezone: true, mode: 'date' }).notNull(),
+  reactions: json('reactions').$type<Reaction[] | null>()
+}).existing()

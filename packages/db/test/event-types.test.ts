@@ -1,5 +1,5 @@
 // The room log takes exactly the contract's event types: the table's CHECK constraint lists them, each can be
-// appended through chat_append_event, the posting functions store listed types only, and an unknown type is
+// appended through chat_append_event, the write functions store listed types only, and an unknown type is
 // refused by the database itself, on PGlite and on PostgreSQL alike.
 import t from 'tap'
 import { randomUUID } from 'node:crypto'
@@ -63,23 +63,41 @@ for (const kind of KINDS) {
       t.equal(Number(room?.last_seq), EVENT_TYPES.length, 'nor moved the head of the log')
     })
 
-    t.test('chat_post_message and chat_post_messages store listed types', async (t) => {
-      const { roomId, userId } = await roomWithOwner(query)
-      const [one] = await query('select outcome, type from chat_post_message($1, $2, $3, $4, null)', [
-        randomUUID(),
-        roomId,
-        userId,
-        'hello'
-      ])
-      t.equal(one?.outcome, 'created')
-      t.ok(EVENT_TYPES.includes(one?.type as never), `one post: ${String(one?.type)}`)
-      const posts = ['a', 'b'].map((text) => ({ id: randomUUID(), roomId, userId, text }))
-      const many = await query('select outcome, type from chat_post_messages($1::text::jsonb)', [JSON.stringify(posts)])
-      t.same(
-        many.map((r) => r.outcome),
-        ['created', 'created']
-      )
-      for (const row of many) t.ok(EVENT_TYPES.includes(row.type as never), `a batched post: ${String(row.type)}`)
-    })
+    t.test(
+      'the write functions (chat_post_message, chat_change_message, chat_write_events) store listed types',
+      async (t) => {
+        const { roomId, userId } = await roomWithOwner(query)
+        const [one] = await query('select outcome, type from chat_post_message($1, $2, $3, $4, null, null)', [
+          randomUUID(),
+          roomId,
+          userId,
+          'hello'
+        ])
+        t.equal(one?.outcome, 'created')
+        const [edited] = await query(
+          "select outcome, type from chat_change_message($1, $2, $3, 'edit', 1, 'hi', null)",
+          [randomUUID(), roomId, userId]
+        )
+        t.same(edited, { outcome: 'created', type: 'message.edited' })
+        const write = (kind: string, more: object = {}) => ({ kind, id: randomUUID(), roomId, userId, seq: 1, ...more })
+        const writes = [
+          write('post', { text: 'a' }),
+          write('react', { key: '👍' }),
+          write('unreact', { key: '👍' }),
+          write('delete')
+        ]
+        const many = await query('select outcome, type from chat_write_events($1::text::jsonb)', [
+          JSON.stringify(writes)
+        ])
+        t.same(many, [
+          { outcome: 'created', type: 'message' },
+          { outcome: 'created', type: 'reaction.added' },
+          { outcome: 'created', type: 'reaction.removed' },
+          { outcome: 'created', type: 'message.deleted' }
+        ])
+        const stored = await query('select type from room_events where room_id = $1 order by seq', [roomId])
+        for (const row of stored) t.ok(EVENT_TYPES.includes(row.type as never), `stored: ${String(row.type)}`)
+      }
+    )
   })
 }

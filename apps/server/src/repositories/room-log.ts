@@ -12,39 +12,24 @@ import {
   desc,
   eq,
   getTableColumns,
+  getViewSelectedFields,
   gt,
+  is,
   lt,
   sql,
+  View,
+  type Column,
   type SQL,
   type Table
 } from '@chat/db'
-import { toUser, type UserRow } from './users.ts'
+import { toUser } from './users.ts'
 
-const { rooms, roomEvents, users } = tables
+const { rooms, roomEventStates: states } = tables
 export type RoomRow = typeof rooms.$inferSelect
 type Executor = Database | Transaction
 
-export type EventRow = {
-  id: string
-  roomId: string
-  seq: number
-  type: EventType
-  text: string | null
-  clientMsgId: string | null
-  createdAt: Date
-  user: Pick<UserRow, 'id' | 'username' | 'displayName' | 'createdAt'>
-}
-
-const eventColumns = {
-  id: roomEvents.id,
-  roomId: roomEvents.roomId,
-  seq: roomEvents.seq,
-  type: roomEvents.type,
-  text: roomEvents.text,
-  clientMsgId: roomEvents.clientMsgId,
-  createdAt: roomEvents.createdAt,
-  user: { id: users.id, username: users.username, displayName: users.displayName, createdAt: users.createdAt }
-}
+/** An event as room_event_states reads it: the stored row, its author, and a message's current reactions. */
+export type EventRow = typeof states.$inferSelect
 
 export function toEvent(row: EventRow): RoomEvent {
   return {
@@ -52,33 +37,48 @@ export function toEvent(row: EventRow): RoomEvent {
     roomId: row.roomId,
     seq: row.seq,
     type: row.type,
-    user: toUser(row.user),
+    user: toUser({
+      id: row.userId,
+      username: row.username,
+      displayName: row.displayName,
+      createdAt: row.userCreatedAt
+    }),
     text: row.text,
     clientMsgId: row.clientMsgId,
+    replyTo: row.replyTo,
+    target: row.target,
+    key: row.key,
+    editedAt: row.editedAt?.toISOString() ?? null,
+    deletedAt: row.deletedAt?.toISOString() ?? null,
+    reactions: row.reactions,
     createdAt: row.createdAt.toISOString()
   }
 }
 
-/** A table's columns by their bare names, each read as its column reads it: for rows a SQL function returns. */
-export function columnsOf<T extends Table>(
-  table: T
-): { [K in keyof T['_']['columns']]: SQL<T['_']['columns'][K]['_']['data']> } {
-  const columns = Object.entries(getTableColumns(table)).map(([key, column]) => [
+/**
+ * A table's or view's columns by their bare names, each read as its column reads it: for rows a SQL function
+ * returns (chat_written has the columns of room_event_states).
+ */
+export function columnsOf<T extends Table | View>(source: T): { [K in keyof Columns<T>]: SQL<DataOf<Columns<T>[K]>> } {
+  const fields = (is(source, View) ? getViewSelectedFields(source) : getTableColumns(source)) as Record<string, Column>
+  const columns = Object.entries(fields).map(([key, column]) => [
     key,
     sql`${sql.identifier(column.name)}`.mapWith(column)
   ])
   return Object.fromEntries(columns)
 }
+type Columns<T> = T extends Table ? T['_']['columns'] : T extends View ? T['_']['selectedFields'] : never
+type DataOf<C> = C extends Column ? C['_']['data'] : never
 
 function selectEvents(db: Executor) {
-  return db.select(eventColumns).from(roomEvents).innerJoin(users, eq(users.id, roomEvents.userId))
+  return db.select().from(states)
 }
 
 /** Stored events with seq > afterSeq, ascending: what replays and gap fills read. */
 export async function eventsAfter(db: Executor, roomId: string, afterSeq: number, limit: number): Promise<RoomEvent[]> {
   const rows = await selectEvents(db)
-    .where(and(eq(roomEvents.roomId, roomId), gt(roomEvents.seq, afterSeq)))
-    .orderBy(asc(roomEvents.seq))
+    .where(and(eq(states.roomId, roomId), gt(states.seq, afterSeq)))
+    .orderBy(asc(states.seq))
     .limit(limit)
   return rows.map(toEvent)
 }
@@ -89,16 +89,16 @@ export async function history(
   roomId: string,
   { limit, before, after }: { limit: number; before?: number | undefined; after?: number | undefined }
 ): Promise<{ items: RoomEvent[]; hasMore: boolean }> {
-  const inRoom = eq(roomEvents.roomId, roomId)
+  const inRoom = eq(states.roomId, roomId)
   const rows =
     after !== undefined
       ? await selectEvents(db)
-          .where(and(inRoom, gt(roomEvents.seq, after)))
-          .orderBy(asc(roomEvents.seq))
+          .where(and(inRoom, gt(states.seq, after)))
+          .orderBy(asc(states.seq))
           .limit(limit + 1)
       : await selectEvents(db)
-          .where(before !== undefined ? and(inRoom, lt(roomEvents.seq, before)) : inRoom)
-          .orderBy(desc(roomEvents.seq))
+          .where(before !== undefined ? and(inRoom, lt(states.seq, before)) : inRoom)
+          .orderBy(desc(states.seq))
           .limit(limit + 1)
   const page = rows.slice(0, limit)
   if (after === undefined) page.reverse()
@@ -127,6 +127,6 @@ export async function append(
     .from(
       sql`chat_append_event(${roomId}, ${id}, ${event.type}, ${event.userId}, ${event.text ?? null}, ${event.clientMsgId ?? null}, ${memberDelta})`
     )
-  const [row] = await selectEvents(tx).where(eq(roomEvents.id, id))
-  return { event: toEvent(row as EventRow), room: room! }
+  const [row] = await selectEvents(tx).where(eq(states.id, id))
+  return { event: toEvent(row!), room: room! }
 }

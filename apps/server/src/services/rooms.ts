@@ -1,13 +1,23 @@
-// What a write to a room means. Every change of a room goes through here: create, join, leave, delete, post, and
-// a user's removal from all their rooms. Each stores its change in one transaction (the room's row locked first),
+// What a write to a room means. Every change of a room goes through here: create, join, leave, delete, post, the
+// changes of a message (edit, delete, react), and a user's removal from all their rooms. Each stores its change in one transaction (the room's row locked first),
 // commits, and only then announces it on the bus (`announce`), the one place a room change is published. Reads
 // check access the same way for every route: an unknown room is 404, a room one is not in is 403.
 import fp from 'fastify-plugin'
-import type { CreateRoomBody, HistoryQuery, Member, PostMessageBody, Room, RoomEvent } from '@chat/contracts'
+import type {
+  CreateRoomBody,
+  DeleteMessageBody,
+  EditMessageBody,
+  HistoryQuery,
+  Member,
+  PostMessageBody,
+  ReactBody,
+  Room,
+  RoomEvent
+} from '@chat/contracts'
 import type { Database, Transaction } from '@chat/db'
 import { NotMember, NotRoomOwner, OwnerCannotLeave, RoomNotFound } from '../errors.ts'
 import type { Realtime } from '../plugins/realtime.ts'
-import { PostBatcher } from '../repositories/post-batcher.ts'
+import { PostBatcher, type MessageChange, type Written } from '../repositories/post-batcher.ts'
 import { append, history } from '../repositories/room-log.ts'
 import {
   deleteMember,
@@ -131,14 +141,39 @@ export class RoomsService {
     await this.announce({ deletedRoomIds: [roomId], events: [] })
   }
 
-  /** Members only; a repeated clientMsgId returns the first event (created: false) and stores nothing. */
-  async post(
-    userId: string,
-    { roomId, text, clientMsgId }: PostMessageBody
-  ): Promise<{ event: RoomEvent; created: boolean }> {
-    const posted = await this.#posts.post({ roomId, userId, text, clientMsgId })
+  /**
+   * Members only; a repeated clientMsgId returns the first event (created: false) and stores nothing; replyTo
+   * must be a message of the room.
+   */
+  async post(userId: string, { roomId, text, clientMsgId, replyTo }: PostMessageBody): Promise<Written> {
+    const posted = await this.#posts.post({ roomId, userId, text, clientMsgId, replyTo })
     if (posted.created) await this.announce({ deletedRoomIds: [], events: [posted.event] })
     return posted
+  }
+
+  /** The author only, while the message is not deleted: stores message.edited and the message's new text. */
+  async edit(userId: string, { roomId, seq, text }: EditMessageBody): Promise<RoomEvent> {
+    const { event } = await this.#change({ kind: 'edit', roomId, userId, seq, text })
+    return event!
+  }
+
+  /**
+   * The author or the room's owner: erases the text (of the message and of its edits) and stores
+   * message.deleted; a message deleted already returns that first deletion (created: false).
+   */
+  async deleteMessage(userId: string, { roomId, seq }: DeleteMessageBody): Promise<Written> {
+    return (await this.#change({ kind: 'delete', roomId, userId, seq })) as Written
+  }
+
+  /** Members, on a message not deleted: reaction.added or .removed, or null when it would change nothing. */
+  async react(userId: string, { roomId, seq, key, remove = false }: ReactBody): Promise<RoomEvent | null> {
+    return (await this.#change({ kind: remove ? 'unreact' : 'react', roomId, userId, seq, key })).event
+  }
+
+  async #change(change: MessageChange): Promise<Written<RoomEvent | null>> {
+    const written = await this.#posts.change(change)
+    if (written.created && written.event) await this.announce({ deletedRoomIds: [], events: [written.event] })
+    return written
   }
 
   /**
