@@ -1,6 +1,7 @@
 // Shared helpers for the k6 scripts in this folder: configuration from the environment, unique names, and one
 // function per API call (shapes and statuses as in the HTTP contract). Every request carries a `name` tag
-// (register, login, create, join, post, …) so thresholds can target one route: `http_req_duration{name:post}`.
+// (register, login, create, join, post, edit, react, …) so thresholds can target one route:
+// `http_req_duration{name:post}`.
 import http from 'k6/http'
 import { check, fail } from 'k6'
 
@@ -95,6 +96,11 @@ export const listRooms = (token, mine = false) =>
   send('GET', `/rooms?limit=50${mine ? '&mine=true' : ''}`, undefined, token, mine ? 'list_mine' : 'list')
 export const postMessage = (token, roomId, text, clientMsgId = randomId(20)) =>
   send('POST', '/rooms/message', { roomId, text, clientMsgId }, token, 'post')
+export const editMessage = (token, roomId, seq, text) =>
+  send('POST', '/rooms/message/edit', { roomId, seq, text }, token, 'edit')
+/** Adds the reaction `key` to message `seq`, or takes it back with `remove`; 204 when that changes nothing. */
+export const react = (token, roomId, seq, key, remove = false) =>
+  send('POST', '/rooms/message/react', remove ? { roomId, seq, key, remove } : { roomId, seq, key }, token, 'react')
 
 /** Registers and logs in `count` users, `batch` at a time: [{id, username, token}]. For setup(). */
 export function createUsers(count, kind = 'u', batch = envNumber('SETUP_BATCH', 10)) {
@@ -131,4 +137,16 @@ export function joinAll(pairs, batch = envNumber('SETUP_BATCH', 10) * 5) {
     const res = http.batch(chunk.map(([token, roomId]) => request('POST', '/rooms/join', { roomId }, token, 'join')))
     res.forEach((r) => must(r, 200, 'join'))
   }
+}
+
+/** Posts each {token, roomId, text}, `batch` at a time, tagged `name`: the stored events in order. For setup(). */
+export function postAll(posts, name = 'seed', batch = envNumber('SETUP_BATCH', 10) * 5) {
+  const events = []
+  for (let i = 0; i < posts.length; i += batch) {
+    const chunk = posts.slice(i, i + batch)
+    const body = ({ roomId, text }) => ({ roomId, text, clientMsgId: randomId(20) })
+    const res = http.batch(chunk.map((p) => request('POST', '/rooms/message', body(p), p.token, name)))
+    res.forEach((r) => events.push(must(r, 201, name)))
+  }
+  return events
 }

@@ -1,5 +1,6 @@
 // `pnpm bench [mode ...]`: runs the named modes (all but smoke when none is named), prints each result as JSON
-// and ends with a table for docs/BENCHMARKS.md. Exits 1 when any event was lost, repeated or reordered.
+// and ends with tables for docs/BENCHMARKS.md (fan-out modes, then the post mode's phases). Exits 1 when any
+// event was lost, repeated or reordered.
 import { modes, type ModeResult } from './modes.ts'
 
 const DEFAULT = ['fanout', 'fanout-1k', 'cross-node', 'rooms', 'latency', 'latency-cross', 'idle', 'post', 'login']
@@ -35,6 +36,37 @@ if (rows.length) {
     '\n| mode | shape | delivered | deliveries/s | floor /s | ratio | p50 / p99 ms | floor p50 / p99 | CPU µs/delivery | floor CPU µs | peak RSS MiB |\n' +
       '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n' +
       rows.join('\n') +
+      '\n'
+  )
+}
+// Closed-loop request modes (post): one row a phase, with the mixed phase's kinds beside it.
+type Requests = {
+  requests: number
+  failed: number
+  requestsPerSecond: number
+  latencyMs: Record<string, number>
+  serverCpuMicrosPerRequest: number
+  kinds?: Record<string, { requests: number; p99: number }>
+}
+const phases = results.flatMap((r) =>
+  [
+    { phase: r.mode, figures: r.chat },
+    { phase: `${r.mode} (mixed)`, figures: r.chatMixed }
+  ]
+    .filter(({ figures }) => figures && 'requestsPerSecond' in figures)
+    .map(({ phase, figures }) => {
+      const c = figures as Requests
+      const kinds = Object.entries(c.kinds ?? {})
+        .map(([kind, k]) => `${kind} ${k.requests} (p99 ${k.p99})`)
+        .join(', ')
+      return `| ${phase} | ${r.shape} | ${c.requests} | ${c.failed} | ${c.requestsPerSecond} | ${c.latencyMs.p50} / ${c.latencyMs.p99} | ${c.serverCpuMicrosPerRequest} | ${kinds} |`
+    })
+)
+if (phases.length) {
+  process.stdout.write(
+    '\n| mode | shape | requests | failed | requests/s | p50 / p99 ms | CPU µs/request | by kind |\n' +
+      '| --- | --- | --- | --- | --- | --- | --- | --- |\n' +
+      phases.join('\n') +
       '\n'
   )
 }

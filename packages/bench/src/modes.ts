@@ -1,8 +1,10 @@
 // Each mode measures the chat API and, where the comparison means something, the floor with the same streams
 // and messages. Sizes come from the environment so a smoke run and a full run share the code.
+import { Chatter, postMix } from './chatter.ts'
 import { expect, latencySummary, now, request, round, sleep } from './http.ts'
+import { closedLoop } from './loop.ts'
 import { createDatabase, startFloor, startNode, type Node } from './nodes.ts'
-import { cpuBetween, sample } from './proc.ts'
+import { sample } from './proc.ts'
 import { createRooms, fanout, floorTarget, signUp, type FanoutOptions, type FanoutResult, type Target } from './run.ts'
 import { openStreams } from './subscribers.ts'
 
@@ -12,6 +14,8 @@ export interface ModeResult {
   mode: string
   shape: string
   chat: Record<string, unknown>
+  /** post mode: the same node under a mix of posts, edits and reactions, after `chat`'s pure posts */
+  chatMixed?: Record<string, unknown>
   floor?: Record<string, unknown>
   /** chat ÷ floor for deliveries per second, and for server CPU per delivery */
   ratio?: { deliveriesPerSecond: number; cpuPerDelivery: number }
@@ -197,50 +201,26 @@ export const modes: Record<string, () => Promise<ModeResult>> = {
     return { mode: 'idle', shape: `${count} idle streams over ${rooms} rooms`, chat, floor: base }
   },
 
-  /** POST /rooms/message with persistence, spread over many rooms, closed loop at a fixed concurrency. */
+  /**
+   * POST /rooms/message with persistence, spread over many rooms, closed loop at a fixed concurrency; then, on
+   * the same node, a mix of posts, edits of one's own posts and reactions (`chatMixed`).
+   */
   post: async () => {
     const rooms = size('POST_ROOMS', 100)
     const concurrency = size('POST_CONCURRENCY', 32)
     const seconds = size('POST_SECONDS', 10)
-    const chat = await withChat(1, async ([node]) => {
+    const mix = postMix(size('POST_EDIT_SHARE', 0.2), size('POST_REACT_SHARE', 0.2))
+    const shape = `${rooms} rooms, ${concurrency} in flight, ${seconds} s`
+    return withChat(1, async ([node]) => {
       const tokens = await signUp(node!.port, 10)
       const roomIds = await createRooms(node!.port, tokens, rooms)
-      const latencies: number[] = []
-      let failed = 0
-      let sent = 0
-      const before = sample(node!.pid)
-      const started = now()
-      const end = started + seconds * 1000
-      await Promise.all(
-        Array.from({ length: concurrency }, async () => {
-          while (now() < end) {
-            const i = sent++
-            const t = now()
-            const res = await request(
-              node!.port,
-              'POST',
-              '/rooms/message',
-              { roomId: roomIds[i % rooms], text: `m ${i}` },
-              tokens[i % tokens.length]
-            )
-            if (res.status === 201) latencies.push(now() - t)
-            else failed++
-          }
-        })
-      )
-      const wall = (now() - started) / 1000
-      const after = sample(node!.pid)
-      const cpu = cpuBetween(before, after).total
-      return {
-        requests: latencies.length + failed,
-        failed,
-        requestsPerSecond: Math.round(latencies.length / wall),
-        latencyMs: latencySummary(latencies),
-        serverCpuMicrosPerRequest: round((cpu * 1e6) / Math.max(1, latencies.length)),
-        serverPeakRssMiB: round(after.peakRss / 2 ** 20)
-      }
+      const chatter = new Chatter(roomIds, tokens, mix)
+      // The pure posts also seed what the mixed phase edits and reacts to.
+      const { kinds: _, ...chat } = await closedLoop(node!, concurrency, seconds, (i) => chatter.post(i))
+      if (mix.post === 1) return { mode: 'post', shape, chat }
+      const chatMixed = { mix, ...(await closedLoop(node!, concurrency, seconds, (i) => chatter.mixed(i))) }
+      return { mode: 'post', shape, chat, chatMixed }
     })
-    return { mode: 'post', shape: `${rooms} rooms, ${concurrency} in flight, ${seconds} s`, chat }
   },
 
   /** Logins cost argon2id: 50 at once, while another client measures how long /healthz waits meanwhile. */
