@@ -3,7 +3,7 @@
 // in its current state (replays read it like history), then the change event itself.
 import t from 'tap'
 import type { RoomEvent } from '@chat/contracts'
-import { listen, openStream } from '@chat/testkit'
+import { listen, openStream, until } from '@chat/testkit'
 import { as, build, signUp, type TestUser } from '../helper.ts'
 import { createRoom, fullHistory, joinRoom, post, range } from '../rooms-helper.ts'
 
@@ -21,7 +21,7 @@ t.test('live: every change is an event of the stream, in order with posts and jo
   const room = await createRoom(app, owner)
   await joinRoom(app, member, room.id)
   const live = await openStream(t, base, room.id, { token: owner.accessToken })
-  await t.resolves(live.waitFor(() => app.realtime.hub.countForUser(owner.id) === 1, 'the stream to register'))
+  await until(() => app.realtime.hub.countForUser(owner.id) === 1, 'the stream to register')
 
   const message = await post(app, member, room.id, 'typo hree')
   await change(member, 'edit', { roomId: room.id, seq: message.seq, text: 'typo here' })
