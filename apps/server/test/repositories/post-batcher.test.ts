@@ -1,7 +1,8 @@
 // The post batcher on a fresh database: posts pushed in one turn, to several rooms, all settle with contiguous
 // seqs per room; a repeated clientMsgId answers with the first event and stores nothing; an unknown room and a
 // non-member are refused with their codes, alone or inside a batch; a batch the database refuses as a whole is
-// stored post by post; close() stores what was pushed before it, and a post after it is rejected.
+// stored post by post; close() stores what was pushed before it, and a post after it is rejected. Changes of
+// messages (edit, delete, react) share the batches of posts, in push order per room, each with its own outcome.
 import t from 'tap'
 import { openDb, type Database } from '@chat/db'
 import { freshDatabase } from '../helper.ts'
@@ -142,4 +143,56 @@ t.test('close() stores what was pushed before it; a post after it rejects', asyn
   t.same(settled.map((s) => s.event.seq).sort(), [1, 2, 3])
   await t.rejects(own.post({ roomId: r.id, userId: member.id, text: 'after' }), /closed/)
   t.same((await eventsAfter(db, r.id, 0, 100)).map((e) => e.text).sort(), ['before 1', 'before 2', 'before 3'])
+})
+
+t.test('changes share the batch with posts: in push order per room, each with its own outcome', async (t) => {
+  const r = await room()
+  const { event: message } = await batcher.post({ roomId: r.id, userId: member.id, text: 'draft' })
+  const seq = message.seq
+  const at = { roomId: r.id, seq }
+  const results = await Promise.allSettled([
+    batcher.change({ ...at, userId: member.id, kind: 'edit', text: 'final' }),
+    batcher.change({ ...at, userId: owner.id, kind: 'edit', text: 'not mine' }),
+    batcher.change({ ...at, userId: owner.id, kind: 'react', key: '👍' }),
+    batcher.change({ ...at, userId: owner.id, kind: 'react', key: '👍' }),
+    batcher.change({ ...at, userId: member.id, kind: 'unreact', key: '👎' }),
+    batcher.post({ roomId: r.id, userId: owner.id, text: 'reply', replyTo: seq }),
+    batcher.change({ ...at, userId: stranger.id, kind: 'delete' }),
+    batcher.change({ ...at, userId: owner.id, kind: 'delete' }),
+    batcher.change({ ...at, userId: member.id, kind: 'delete' }),
+    batcher.change({ ...at, userId: member.id, kind: 'react', key: '👍' }),
+    batcher.change({ roomId: r.id, seq: 10_000, userId: member.id, kind: 'edit', text: 'no such seq' })
+  ])
+  const summary = results.map((r) =>
+    r.status === 'rejected'
+      ? (r.reason as { code: string }).code
+      : `${r.value.created ? 'created' : 'kept'} ${r.value.event?.type ?? 'nothing'}`
+  )
+  t.same(summary, [
+    'created message.edited',
+    'CHAT_NOT_AUTHOR',
+    'created reaction.added',
+    'kept nothing',
+    'kept nothing',
+    'created message',
+    'CHAT_NOT_MEMBER',
+    'created message.deleted',
+    'kept message.deleted',
+    'CHAT_MESSAGE_DELETED',
+    'CHAT_MESSAGE_NOT_FOUND'
+  ])
+  const stored = await eventsAfter(db, r.id, seq - 1, 100)
+  t.same(
+    stored.map((e) => [e.seq, e.type]),
+    [
+      [seq, 'message'],
+      [seq + 1, 'message.edited'],
+      [seq + 2, 'reaction.added'],
+      [seq + 3, 'message'],
+      [seq + 4, 'message.deleted']
+    ],
+    'stored in the order pushed, refusals and no-ops leaving no seq behind'
+  )
+  t.equal(stored[3]!.replyTo, seq)
+  t.match(stored[0], { text: null, reactions: [], editedAt: String })
 })
