@@ -19,13 +19,17 @@ CREATE INDEX "room_events_target" ON "room_events" USING btree ("room_id","targe
 ALTER TABLE "room_events" ADD CONSTRAINT "room_events_type" CHECK ("room_events"."type" in ('message', 'member.joined', 'member.left', 'message.edited', 'message.deleted', 'reaction.added', 'reaction.removed'));--> statement-breakpoint
 -- An event as clients read it: with its author, and, on a message, its current reactions. Every read of the log
 -- and every write's answer comes from here, so history, replays and responses cannot disagree.
-CREATE FUNCTION chat_reactions(p_room uuid, p_seq bigint) RETURNS json LANGUAGE sql STABLE AS $$
-	SELECT coalesce(json_agg(json_build_object('key', r.key, 'count', r.n, 'userIds', r.user_ids) ORDER BY r.first), '[]'::json)
-	FROM (
-		SELECT key, count(*)::integer AS n, min(event_seq) AS first,
-			(array_agg(user_id ORDER BY event_seq))[1:50] AS user_ids
-		FROM message_reactions WHERE room_id = p_room AND seq = p_seq GROUP BY key
-	) r
+CREATE FUNCTION chat_reactions(p_room uuid, p_seq bigint) RETURNS json LANGUAGE plpgsql STABLE AS $$
+BEGIN
+	RETURN (
+		SELECT coalesce(json_agg(json_build_object('key', r.key, 'count', r.n, 'userIds', r.user_ids) ORDER BY r.first), '[]'::json)
+		FROM (
+			SELECT key, count(*)::integer AS n, min(event_seq) AS first,
+				(array_agg(user_id ORDER BY event_seq))[1:50] AS user_ids
+			FROM message_reactions WHERE room_id = p_room AND seq = p_seq GROUP BY key
+		) r
+	);
+END
 $$;
 --> statement-breakpoint
 CREATE VIEW room_event_states AS
@@ -42,8 +46,17 @@ CREATE TYPE chat_written AS (
 	created_at timestamptz, username text, display_name text, user_created_at timestamptz, reactions json
 );
 --> statement-breakpoint
-CREATE FUNCTION chat_written(p_outcome text, p_event uuid) RETURNS SETOF chat_written LANGUAGE sql AS $$
-	SELECT NULL::integer, p_outcome, s.* FROM (SELECT 1) AS one LEFT JOIN room_event_states s ON s.id = p_event
+-- A write that created its event knows a new message has no reactions; only one found stored reads them.
+CREATE FUNCTION chat_written(p_outcome text, p_event uuid) RETURNS SETOF chat_written LANGUAGE plpgsql AS $$
+BEGIN
+	RETURN QUERY SELECT NULL::integer, p_outcome, s.id, s.room_id, s.seq, s.type, s.user_id, s.text, s.client_msg_id,
+		s.reply_to, s.target, s.key, s.edited_at, s.deleted_at, s.created_at, s.username, s.display_name,
+		s.user_created_at,
+		CASE WHEN s.type = 'message' THEN
+			CASE WHEN p_outcome = 'created' THEN '[]'::json ELSE chat_reactions(s.room_id, s.seq) END
+		END
+	FROM (SELECT 1) AS one LEFT JOIN room_event_states s ON s.id = p_event;
+END
 $$;
 --> statement-breakpoint
 DROP FUNCTION chat_post_messages(jsonb);
