@@ -3,7 +3,15 @@
 // Deleting a user is one transaction (their row loses its name and password, they leave or delete their rooms);
 // after the commit their sessions end and the rooms service announces the room changes.
 import fp from 'fastify-plugin'
-import type { LoginBody, RegisterBody, Session, UpdateUserBody, User } from '@chat/contracts'
+import { Value } from 'typebox/value'
+import {
+  Username,
+  type LoginBody,
+  type RegisterBody,
+  type Session,
+  type UpdateUserBody,
+  type User
+} from '@chat/contracts'
 import type { Database } from '@chat/db'
 import {
   CurrentPasswordRequired,
@@ -62,7 +70,10 @@ export class UsersService {
   }
 
   async login({ username, password }: LoginBody): Promise<Session> {
-    const user = await findLiveUserByName(this.#deps.db, username.toLowerCase())
+    // A name registration would refuse belongs to nobody, so it is not looked up (PostgreSQL itself refuses
+    // some, NUL among them); it gets the answer of an unknown user, after the same hash check.
+    const name = username.toLowerCase()
+    const user = Value.Check(Username, name) ? await findLiveUserByName(this.#deps.db, name) : undefined
     // The hash is verified even for an unknown user, so both answers take as long.
     const ok = await this.#deps.passwords.verify(user?.passwordHash, password)
     if (!user || !ok) throw new InvalidCredentials()

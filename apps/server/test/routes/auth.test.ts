@@ -51,6 +51,12 @@ t.test('POST /auth/login', async (t) => {
     t.equal(unknown.body, wrong.body, 'same body byte for byte')
   })
 
+  t.test('a name no one can register (NUL, spaces, too long) is an unknown user, never a 5xx', async (t) => {
+    for (const username of ['nul\u0000byte', 'two words', 'ab', 'x'.repeat(40), 'ünïcode']) {
+      assertError(t, await attempt(username, alice.password), 401, 'CHAT_INVALID_CREDENTIALS')
+    }
+  })
+
   t.test('a missing field is 400', async (t) => {
     const res = await app.inject({ method: 'POST', url: '/auth/login', payload: { username: alice.username } })
     assertError(t, res, 400, 'FST_ERR_VALIDATION')
