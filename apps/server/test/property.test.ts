@@ -58,8 +58,10 @@ function urlOf(op: Operation, spec: RequestSpec, ids: Record<string, string>): s
   const params = resolveIds(spec.pathParams, ids) as Record<string, unknown>
   const path = op.path.replace(/\{(\w+)\}/g, (_, name: string) => {
     const value = String(params[name])
-    // As is only when it stays one printable ASCII path segment; otherwise percent-encoded, as a client would.
-    return spec.rawPath && /^[\x21-\x7e]*$/.test(value) && !/[/?#]/.test(value) ? value : encodeURIComponent(value)
+    // As is only when it stays one printable ASCII path segment; otherwise percent-encoded as UTF-8, as a client
+    // would (a lone surrogate becomes U+FFFD, as TextEncoder makes it).
+    if (spec.rawPath && /^[\x21-\x7e]*$/.test(value) && !/[/?#]/.test(value)) return value
+    return encodeURIComponent(Buffer.from(value).toString())
   })
   const query = new URLSearchParams()
   for (const [k, v] of Object.entries(resolveIds(spec.query, ids) as Record<string, unknown>)) query.set(k, String(v))
