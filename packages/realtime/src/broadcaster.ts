@@ -2,9 +2,9 @@
 // broadcaster turns it into the room's log order by tracking the last seq it delivered and reading
 // whatever it missed from the database, so every local stream sees each event once, in order.
 import type { Bus } from './bus.ts'
-import { encodeEvent, encodeRoomDeleted, type Frame } from './frames.ts'
+import { encodeEvent, type Frame } from './frames.ts'
 import { parseRoomMessage, roomChannel, type RoomMessage } from './protocol.ts'
-import type { Stream } from './stream.ts'
+import type { Subscriber } from './feed.ts'
 import type { ErrorHandler, LoadEvents, RealtimeMetrics } from './types.ts'
 
 // Past this many queued messages a slow database no longer costs memory: later events are
@@ -24,7 +24,8 @@ export interface BroadcasterOptions {
 
 export class Broadcaster {
   readonly roomId: string
-  readonly streams = new Set<Stream>()
+  /** The local connections' feeds of this room. */
+  readonly subscribers = new Set<Subscriber>()
   /** Attaches waiting for `ready`; the room is not dropped while some are. */
   attaching = 0
   /** Settles once the channel is subscribed and the position read from the database. */
@@ -74,7 +75,7 @@ export class Broadcaster {
   tick(): void {
     if (this.#owingSince === null) return
     if (Date.now() - this.#owingSince < this.#opts.catchUpDeadlineMs) return void this.#drain()
-    for (const stream of this.streams) stream.close('catch_up_failed')
+    for (const subscriber of this.subscribers) subscriber.catchUpFailed()
   }
 
   /** Stops delivering and unsubscribes (once the subscription, if it succeeded, is in place). */
@@ -151,8 +152,7 @@ export class Broadcaster {
 
   async #handle(msg: RoomMessage): Promise<void> {
     if (msg.k === 'room.deleted') {
-      const notice = encodeRoomDeleted(this.roomId)
-      for (const stream of this.streams) stream.close('room_deleted', notice)
+      for (const subscriber of this.subscribers) subscriber.roomDeleted()
       return
     }
     const { e: event, t: publishedAt } = msg
@@ -189,7 +189,7 @@ export class Broadcaster {
   #deliver(frame: Frame): void {
     this.#position = frame.seq
     let sent = 0
-    for (const stream of this.streams) if (stream.send(frame)) sent++
+    for (const subscriber of this.subscribers) if (subscriber.send(frame)) sent++
     if (sent > 0) this.#opts.metrics?.delivered(sent)
   }
 }

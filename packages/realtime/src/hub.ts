@@ -1,16 +1,28 @@
-// A node's view of the realtime system: it owns every local stream and the broadcasters of the rooms
-// they watch, holds a room's bus subscription exactly as long as the room has local streams, and
-// carries the per-node timers (one heartbeat, one flush per turn) so nothing scales per stream.
+// A node's view of the realtime system: it owns every local connection (room streams and user streams) and the
+// broadcasters of the rooms they follow, holds a room's bus subscription exactly as long as the room has local
+// subscribers, a user's channel as long as the user has local user streams, and carries the per-node timers
+// (one heartbeat, one flush per turn) so nothing scales per connection.
 //
 // Flushing is where the node spends its time under load: one write per dirty stream. When the last flush
 // was costly, the next one waits as long as that flush took, so that writing never takes more than half of
 // the node's time and each write carries every frame that arrived meanwhile: under load the cost of a write
 // is shared by several events, while a quiet node still flushes at the end of the turn.
 import { Broadcaster } from './broadcaster.ts'
-import type { Bus } from './bus.ts'
-import { CONTROL_CHANNEL, parseControlMessage, type EndStreamsFilter } from './protocol.ts'
+import type { Bus, BusHandler } from './bus.ts'
+import type { Connection } from './connection.ts'
+import type { CursorBase } from './cursor.ts'
+import type { RoomFeed } from './feed.ts'
+import { encodeReset, encodeRoomDeleted, encodeRoomLeft } from './frames.ts'
+import {
+  CONTROL_CHANNEL,
+  parseControlMessage,
+  parseUserMessage,
+  userChannel,
+  type EndStreamsFilter
+} from './protocol.ts'
 import { Stream } from './stream.ts'
-import type { CloseReason, ErrorHandler, LoadEvents, RealtimeMetrics, StreamSink } from './types.ts'
+import type { CloseReason, ErrorHandler, LoadEvents, LoadEventsMany, RealtimeMetrics, StreamSink } from './types.ts'
+import { UserStream } from './user-stream.ts'
 
 /** However costly the last flush, the next one is never put off longer than this. */
 const MAX_FLUSH_WAIT_MS = 25
@@ -18,6 +30,10 @@ const MAX_FLUSH_WAIT_MS = 25
 export interface HubOptions {
   readonly bus: Bus
   readonly loadEvents: LoadEvents
+  /** Replays of user streams: many rooms in one read. */
+  readonly loadEventsMany?: LoadEventsMany
+  /** Stores a user stream's cursor base. */
+  readonly saveBase?: (userId: string, positions: ReadonlyMap<string, number>) => Promise<CursorBase>
   /** The room's current last seq: where a room's broadcaster starts on this node. */
   readonly headSeq: (roomId: string) => Promise<number>
   readonly heartbeatMs?: number
@@ -43,11 +59,41 @@ export interface AttachOptions {
   readonly expiresAt?: number
 }
 
+/** Where a user stream starts, as the server read it from the client's cursor and the user's rooms. */
+export interface UserPlan {
+  /** The base of the client's cursor; null: a fresh start on a new base. */
+  readonly base: CursorBase | null
+  /** The user's rooms: each replayed after `afterSeq`, or live (null). */
+  readonly rooms: ReadonlyArray<{ readonly roomId: string; readonly afterSeq: number | null }>
+  /** Rooms of the cursor deleted since, and rooms the user left since. */
+  readonly deleted: readonly string[]
+  readonly left: readonly string[]
+  /** Set when the cursor can no longer be resumed: the stream says `reset` and starts afresh. */
+  readonly reset: string | null
+}
+
+export interface AttachUserOptions {
+  readonly userId: string
+  readonly sessionId: string
+  readonly res: StreamSink
+  /** Read once the user's channel is subscribed, so no join after it can be missed. */
+  readonly plan: () => Promise<UserPlan>
+  readonly expiresAt?: number
+}
+
+interface UserChannel {
+  readonly streams: Set<UserStream>
+  readonly subscribed: Promise<void>
+  readonly handler: BusHandler
+}
+
 export class Hub {
-  #opts: Required<Omit<HubOptions, 'metrics'>> & Pick<HubOptions, 'metrics'>
+  #opts: Required<Omit<HubOptions, 'metrics' | 'loadEventsMany' | 'saveBase'>> &
+    Pick<HubOptions, 'metrics' | 'loadEventsMany' | 'saveBase'>
   #broadcasters = new Map<string, Broadcaster>()
-  #streams = new Set<Stream>()
-  #dirty = new Set<Stream>()
+  #streams = new Set<Connection>()
+  #users = new Map<string, UserChannel>()
+  #dirty = new Set<Connection>()
   /** Cancels the scheduled flush; null when none is scheduled. */
   #flushHandle: (() => void) | null = null
   #flushEnded = 0
@@ -128,16 +174,54 @@ export class Hub {
       maxBacklogBytes: this.#opts.maxBacklogBytes,
       metrics: this.#opts.metrics,
       scheduleFlush: this.#scheduleFlush,
-      onEnd: (ended) => this.#detach(ended, broadcaster)
+      onEnd: () => this.#detach(stream, broadcaster)
     })
     this.#streams.add(stream)
-    broadcaster.streams.add(stream)
+    broadcaster.subscribers.add(stream.feed)
     stream.start(opts.expiresAt)
     if (replaying && !stream.closed) {
       stream.replay(this.#opts.loadEvents, this.#opts.headSeq, this.#opts.pageSize).catch((error: unknown) => {
         this.#opts.onError(error)
         stream.close('catch_up_failed')
       })
+    }
+    return stream
+  }
+
+  /**
+   * Hands a user stream's response over to the hub: it subscribes the user's channel, reads the plan, follows
+   * every room of it (replays in the background, many rooms per read), and says `ready` once all are live.
+   * Resolves once the stream follows its rooms; rejects, having written nothing, if the hub is closed.
+   */
+  async attachUser(opts: AttachUserOptions): Promise<UserStream> {
+    const { loadEventsMany, saveBase } = this.#opts
+    if (!loadEventsMany || !saveBase) throw new Error('user streams need loadEventsMany and saveBase')
+    if (this.#closing) throw new Error('hub is closed')
+    await this.#control
+    if (this.#closing) throw new Error('hub is closed')
+    const stream = new UserStream({
+      userId: opts.userId,
+      sessionId: opts.sessionId,
+      sink: opts.res,
+      maxBacklogBytes: this.#opts.maxBacklogBytes,
+      metrics: this.#opts.metrics,
+      scheduleFlush: this.#scheduleFlush,
+      onEnd: () => this.#detachUser(stream),
+      saveBase,
+      unfollow: (_stream, feed) => this.#unfollow(feed),
+      onError: this.#opts.onError
+    })
+    this.#streams.add(stream)
+    const channel = this.#userChannel(opts.userId)
+    channel.streams.add(stream)
+    try {
+      await channel.subscribed
+      stream.start(opts.expiresAt)
+      const plan = await opts.plan()
+      if (!stream.closed) await this.#startUser(stream, plan, loadEventsMany)
+    } catch (error) {
+      stream.close('catch_up_failed')
+      throw error
     }
     return stream
   }
@@ -204,8 +288,110 @@ export class Hub {
   #detach(stream: Stream, broadcaster: Broadcaster): void {
     this.#streams.delete(stream)
     this.#dirty.delete(stream)
-    broadcaster.streams.delete(stream)
-    if (broadcaster.streams.size === 0 && broadcaster.attaching === 0) this.#dropBroadcaster(broadcaster)
+    this.#leave(broadcaster, stream.feed)
+  }
+
+  #leave(broadcaster: Broadcaster, feed: RoomFeed): void {
+    broadcaster.subscribers.delete(feed)
+    if (broadcaster.subscribers.size === 0 && broadcaster.attaching === 0) this.#dropBroadcaster(broadcaster)
+  }
+
+  async #startUser(stream: UserStream, plan: UserPlan, load: LoadEventsMany): Promise<void> {
+    if (plan.reset) stream.notice(encodeReset(plan.reset))
+    for (const roomId of plan.deleted) stream.notice(encodeRoomDeleted(roomId))
+    for (const roomId of plan.left) stream.notice(encodeRoomLeft(roomId))
+    const feeds = await Promise.all(plan.rooms.map(({ roomId, afterSeq }) => this.#follow(stream, roomId, afterSeq)))
+    const followed = feeds.filter((feed) => feed !== null)
+    // The positions written so far: each feed's start, before it delivered anything.
+    const positions = new Map(followed.map((feed) => [feed.roomId, feed.start]))
+    await stream.begin(plan.base, positions)
+    void this.#replayUser(stream, followed, load)
+  }
+
+  async #replayUser(stream: UserStream, feeds: readonly RoomFeed[], load: LoadEventsMany): Promise<void> {
+    try {
+      await stream.replay(feeds, load, this.#opts.pageSize)
+      stream.ready()
+    } catch (error) {
+      this.#opts.onError(error)
+      stream.close('catch_up_failed')
+    }
+  }
+
+  /** A feed of the room on the stream, on the room's broadcaster; null when the stream or hub ended meanwhile. */
+  async #follow(stream: UserStream, roomId: string, afterSeq: number | null): Promise<RoomFeed | null> {
+    const broadcaster = this.#broadcasters.get(roomId) ?? this.#openBroadcaster(roomId)
+    broadcaster.attaching++
+    try {
+      await broadcaster.ready
+    } finally {
+      broadcaster.attaching--
+    }
+    if (this.#closing || broadcaster.disposed || stream.closed || stream.feeds.has(roomId)) {
+      if (broadcaster.subscribers.size === 0 && broadcaster.attaching === 0) this.#dropBroadcaster(broadcaster)
+      return null
+    }
+    const position = broadcaster.position
+    const lastSeq = afterSeq ?? position
+    const feed = stream.addFeed(roomId, { lastSeq, liveFrom: position, replaying: lastSeq !== position })
+    broadcaster.subscribers.add(feed)
+    return feed
+  }
+
+  #unfollow(feed: RoomFeed): void {
+    const broadcaster = this.#broadcasters.get(feed.roomId)
+    if (broadcaster) this.#leave(broadcaster, feed)
+  }
+
+  #detachUser(stream: UserStream): void {
+    this.#streams.delete(stream)
+    this.#dirty.delete(stream)
+    for (const feed of stream.feeds.values()) this.#unfollow(feed)
+    const channel = this.#users.get(stream.userId)
+    if (!channel) return
+    channel.streams.delete(stream)
+    if (channel.streams.size > 0) return
+    this.#users.delete(stream.userId)
+    const done = channel.subscribed
+      .then(() => this.#opts.bus.unsubscribe(userChannel(stream.userId), channel.handler))
+      .catch(this.#opts.onError)
+    this.#unsubscribing.add(done)
+    void done.finally(() => this.#unsubscribing.delete(done))
+  }
+
+  #userChannel(userId: string): UserChannel {
+    const existing = this.#users.get(userId)
+    if (existing) return existing
+    const handler: BusHandler = (raw) => this.#onUser(userId, raw)
+    const channel: UserChannel = {
+      streams: new Set(),
+      handler,
+      subscribed: this.#opts.bus.subscribe(userChannel(userId), handler)
+    }
+    this.#users.set(userId, channel)
+    return channel
+  }
+
+  /** A room the user joined or created on any node: every local user stream of theirs follows it from there. */
+  #onUser(userId: string, raw: string): void {
+    let msg
+    try {
+      msg = parseUserMessage(raw)
+    } catch (error) {
+      this.#opts.onError(error)
+      return
+    }
+    const load = this.#opts.loadEventsMany
+    for (const stream of this.#users.get(userId)?.streams ?? []) {
+      if (stream.closed || stream.feeds.has(msg.roomId) || !load) continue
+      void this.#follow(stream, msg.roomId, Math.max(0, msg.seq - 1)).then(
+        (feed) => (feed ? stream.replay([feed], load, this.#opts.pageSize) : undefined),
+        (error: unknown) => {
+          this.#opts.onError(error)
+          stream.close('catch_up_failed')
+        }
+      )
+    }
   }
 
   #onControl = (raw: string): void => {
@@ -217,7 +403,7 @@ export class Hub {
     }
   }
 
-  #scheduleFlush = (stream: Stream): void => {
+  #scheduleFlush = (stream: Connection): void => {
     this.#dirty.add(stream)
     if (this.#flushHandle) return
     const wait = Math.min(this.#flushEnded + this.#flushCost - performance.now(), MAX_FLUSH_WAIT_MS)

@@ -1,15 +1,26 @@
 // The package's public surface: what the server needs to stream rooms and to publish into them.
 export { MemoryBus, type Bus, type BusHandler } from './bus.ts'
 export { RedisBus, type RedisBusOptions } from './redis-bus.ts'
-export { Hub, type AttachOptions, type HubOptions } from './hub.ts'
+export { Hub, type AttachOptions, type AttachUserOptions, type HubOptions, type UserPlan } from './hub.ts'
+export {
+  CURSOR_PATTERN,
+  MAX_CURSOR,
+  parseCursor,
+  positionsOf,
+  type CursorBase,
+  type CursorEntry,
+  type ParsedCursor
+} from './cursor.ts'
+export type { UserStream } from './user-stream.ts'
 export { chunkedSink } from './http-sink.ts'
-export { CONTROL_CHANNEL, Publisher, roomChannel, type EndStreamsFilter } from './protocol.ts'
+export { CONTROL_CHANNEL, Publisher, roomChannel, userChannel, type EndStreamsFilter } from './protocol.ts'
 export type { Stream } from './stream.ts'
 export type {
   CloseReason,
   EndReason,
   ErrorHandler,
   LoadEvents,
+  LoadEventsMany,
   RealtimeMetrics,
   RoomEvent,
   RoomEventType,

@@ -10,6 +10,18 @@ export function roomChannel(roomId: string): string {
   return `room:${roomId}`
 }
 
+/** What concerns one user's connections on every node: rooms they joined or created. */
+export function userChannel(userId: string): string {
+  return `user:${userId}`
+}
+
+/** The user became a member of the room with the event `seq` (their member.joined; 0 for a room they created). */
+export interface JoinedMessage {
+  readonly k: 'joined'
+  readonly roomId: string
+  readonly seq: number
+}
+
 /** A stored event (`t`: when it was published, ms epoch) or a room deletion, on `room:<id>`. */
 export type RoomMessage =
   | { readonly k: 'event'; readonly t: number; readonly e: RoomEvent }
@@ -69,6 +81,20 @@ export function parseRoomMessage(raw: string, roomId: string): RoomMessage {
   throw new Error(`malformed message on ${roomChannel(roomId)}`)
 }
 
+/** Parses a message of `user:<id>`; throws when it is malformed. */
+export function parseUserMessage(raw: string): JoinedMessage {
+  const msg = parseJson(raw)
+  if (
+    msg.k === 'joined' &&
+    typeof msg.roomId === 'string' &&
+    Number.isSafeInteger(msg.seq) &&
+    (msg.seq as number) >= 0
+  ) {
+    return { k: 'joined', roomId: msg.roomId, seq: msg.seq as number }
+  }
+  throw new Error('malformed message on a user channel')
+}
+
 /** Parses a message of the control channel; throws when it is malformed. */
 export function parseControlMessage(raw: string): EndMessage {
   const msg = parseJson(raw)
@@ -97,6 +123,12 @@ export class Publisher {
   /** Call only after the event's transaction committed. */
   publishEvent(event: RoomEvent): Promise<void> {
     return this.#bus.publish(roomChannel(event.roomId), JSON.stringify({ k: 'event', t: Date.now(), e: event }))
+  }
+
+  /** The user's connections on every node start following the room from the event `seq` (0: its first). */
+  publishJoined(userId: string, roomId: string, seq: number): Promise<void> {
+    const msg: JoinedMessage = { k: 'joined', roomId, seq }
+    return this.#bus.publish(userChannel(userId), JSON.stringify(msg))
   }
 
   publishRoomDeleted(roomId: string): Promise<void> {

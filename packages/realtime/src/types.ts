@@ -20,6 +20,12 @@ export interface RoomEvent {
 /** Reads stored events of a room with seq > afterSeq, ascending, at most `limit` of them. */
 export type LoadEvents = (roomId: string, afterSeq: number, limit: number) => Promise<RoomEvent[]>
 
+/** The same for many rooms in one read: at most `limit` events per room, by room. */
+export type LoadEventsMany = (
+  rooms: ReadonlyArray<{ roomId: string; afterSeq: number }>,
+  limit: number
+) => Promise<Map<string, RoomEvent[]>>
+
 /** Why a stream stopped, as metrics see it: a close we sent, or the client going away. */
 export type StreamEndReason = CloseReason | 'client_closed'
 

@@ -1,0 +1,190 @@
+// What every kind of connection shares: the socket, the queue of bytes waiting for the hub's flush, the one
+// bound on what a client can make the server keep (queued bytes, frames held back during a replay, the
+// socket's own buffer), keep-alive pings, the token's expiry and the `close` frame. Crossing the bound ends
+// this connection, never a room. A room stream (stream.ts) and a user stream (user-stream.ts) add what they
+// follow.
+import { encodeClose, PING } from './frames.ts'
+import type { CloseReason, RealtimeMetrics, StreamEndReason, StreamSink } from './types.ts'
+
+/**
+ * Frames wait for the hub's flush, which under load is put off to batch them; past this many bytes a connection
+ * writes at once, so a healthy client never nears its backlog bound because of the wait.
+ */
+export const FLUSH_AT_BYTES = 16 * 1024
+
+// setTimeout fires at once for delays past 2^31-1 ms; longer waits are re-armed.
+const MAX_TIMER_MS = 2 ** 31 - 1
+
+export interface ConnectionInit {
+  readonly userId: string
+  readonly sessionId: string
+  readonly sink: StreamSink
+  readonly maxBacklogBytes: number
+  readonly metrics: RealtimeMetrics | undefined
+  /** Asks the hub to call flush() once this turn of the event loop is over. */
+  readonly scheduleFlush: (connection: Connection) => void
+  readonly onEnd: (connection: Connection) => void
+}
+
+export abstract class Connection {
+  readonly userId: string
+  readonly sessionId: string
+  /** Settles with the reason once the connection has ended, whoever ended it. */
+  readonly ended: Promise<StreamEndReason>
+
+  readonly #init: ConnectionInit
+  readonly #sink: StreamSink
+  #pending: Buffer[] = []
+  #pendingBytes = 0
+  #needDrain = false
+  #drainWaiter: (() => void) | null = null
+  #expiry: NodeJS.Timeout | null = null
+  #endReason: StreamEndReason | null = null
+  #resolveEnded!: (reason: StreamEndReason) => void
+
+  constructor(init: ConnectionInit) {
+    this.userId = init.userId
+    this.sessionId = init.sessionId
+    this.#init = init
+    this.#sink = init.sink
+    this.ended = new Promise((resolve) => {
+      this.#resolveEnded = resolve
+    })
+    this.#sink.on('close', () => this.#finish('client_closed'))
+    this.#sink.on('drain', () => {
+      this.#needDrain = false
+      this.#wakeDrainWaiter()
+    })
+    init.metrics?.streamOpened()
+  }
+
+  get closed(): boolean {
+    return this.#endReason !== null
+  }
+
+  /** Bytes this connection holds in memory, not counting what the socket itself buffers. */
+  get heldBytes(): number {
+    return this.#pendingBytes + this.heldBack()
+  }
+
+  /** Called once the hub has registered the connection. */
+  start(expiresAt: number | undefined): void {
+    if (this.#sink.destroyed) this.#finish('client_closed')
+    else if (expiresAt !== undefined) this.#expireAt(expiresAt)
+  }
+
+  ping(): void {
+    if (!this.closed) this.enqueue(PING)
+  }
+
+  /** Writes everything queued in one chunk: one write per connection per turn, however many events. */
+  flush(): void {
+    if (this.#pendingBytes === 0 || this.closed) return
+    const chunk = this.#takePending()
+    if (!this.#sink.write(chunk)) this.#needDrain = true
+    this.checkBacklog()
+  }
+
+  /** Sends `notice` (if any) and the close frame after what is queued, then ends the response. */
+  close(reason: CloseReason, notice?: Buffer): void {
+    if (this.closed) return
+    if (reason === 'slow_consumer') return this.#closeSlow()
+    if (notice) this.#pending.push(notice)
+    this.#pending.push(encodeClose(reason))
+    const chunk = Buffer.concat(this.#pending)
+    this.#finish(reason)
+    if (this.#sink.destroyed) return
+    this.#sink.write(chunk)
+    this.#sink.end()
+  }
+
+  /** Bytes a subclass holds back (frames kept during a replay). */
+  protected heldBack(): number {
+    return 0
+  }
+
+  /** Called once when the connection ends: a subclass drops what it holds. */
+  protected abstract released(): void
+
+  /** Queues bytes for the next flush (a shared frame is queued as the same Buffer). */
+  protected enqueue(bytes: Buffer): void {
+    this.#pending.push(bytes)
+    this.#pendingBytes += bytes.length
+    if (this.checkBacklog()) return
+    if (this.#pendingBytes >= FLUSH_AT_BYTES) this.flush()
+    else this.#init.scheduleFlush(this)
+  }
+
+  /** Ends the connection as a slow consumer when it holds more than its bound; true if it did. */
+  protected checkBacklog(): boolean {
+    if (this.#pendingBytes + this.heldBack() + this.#sink.writableLength <= this.#init.maxBacklogBytes) return false
+    this.#closeSlow()
+    return true
+  }
+
+  /** True while half the bound is on its way out: a replay waits (drained()) before it writes more. */
+  protected get busy(): boolean {
+    return this.#pendingBytes + this.#sink.writableLength > this.#init.maxBacklogBytes / 2
+  }
+
+  /** Lets a replay go on once the socket has taken what was written (or the connection ended). */
+  protected drained(): Promise<void> {
+    this.flush()
+    if (!this.#needDrain || this.closed) return Promise.resolve()
+    return new Promise((resolve) => {
+      this.#drainWaiter = resolve
+    })
+  }
+
+  protected delivered(count: number): void {
+    if (count > 0) this.#init.metrics?.delivered(count)
+  }
+
+  #takePending(): Buffer {
+    const [first] = this.#pending
+    const chunk = this.#pending.length === 1 && first ? first : Buffer.concat(this.#pending, this.#pendingBytes)
+    this.#pending = []
+    this.#pendingBytes = 0
+    return chunk
+  }
+
+  #wakeDrainWaiter(): void {
+    const waiter = this.#drainWaiter
+    this.#drainWaiter = null
+    waiter?.()
+  }
+
+  /**
+   * The close frame goes out only if the socket has nothing waiting; otherwise the connection is
+   * destroyed at once, dropping what it buffered.
+   */
+  #closeSlow(): void {
+    if (this.closed) return
+    this.#finish('slow_consumer')
+    this.#init.metrics?.slowConsumer()
+    if (this.#sink.destroyed) return
+    if (this.#sink.writableLength > 0) return this.#sink.destroy()
+    this.#sink.write(encodeClose('slow_consumer'))
+    this.#sink.end()
+  }
+
+  #expireAt(at: number): void {
+    const delay = at - Date.now()
+    if (delay <= 0) return this.close('token_expired')
+    this.#expiry = setTimeout(() => this.#expireAt(at), Math.min(delay, MAX_TIMER_MS))
+    this.#expiry.unref()
+  }
+
+  #finish(reason: StreamEndReason): void {
+    if (this.closed) return
+    this.#endReason = reason
+    if (this.#expiry) clearTimeout(this.#expiry)
+    this.#pending = []
+    this.#pendingBytes = 0
+    this.released()
+    this.#wakeDrainWaiter()
+    this.#init.onEnd(this)
+    this.#init.metrics?.streamClosed(reason)
+    this.#resolveEnded(reason)
+  }
+}
