@@ -37,6 +37,7 @@ import realtimePlugin, { type RealtimeOptions } from './plugins/realtime.ts'
 import streamSlotsPlugin from './plugins/stream-slots.ts'
 import roomsService from './services/rooms.ts'
 import usersService from './services/users.ts'
+import userStreamsService from './services/user-streams.ts'
 import healthRoutes from './routes/health.ts'
 import authRoutes from './routes/auth.ts'
 import userRoutes from './routes/users.ts'
@@ -208,6 +209,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(rateLimitPlugin, { authPerMinute: config.authRateLimit, messagesPer10s: config.messageRateLimit })
   await app.register(roomsService)
   await app.register(usersService)
+  await app.register(userStreamsService)
 
   await app.register(healthRoutes)
   await app.register(authRoutes)

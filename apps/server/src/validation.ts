@@ -8,7 +8,7 @@ import type { Options } from 'ajv'
 import addFormats from 'ajv-formats'
 import type { FastifySchemaCompiler, FastifySchemaValidationError } from 'fastify'
 import { LAST_EVENT_ID_PATTERN, MAX_SEQ } from '@chat/contracts'
-import { CurrentPasswordRequired, InvalidLastEventId, InvalidQuery, bounded } from './errors.ts'
+import { CurrentPasswordRequired, InvalidCursor, InvalidLastEventId, InvalidQuery, bounded } from './errors.ts'
 
 // `verbose` keeps the failing keyword's schema on each error, which names the exclusive query parameters.
 const common: Options = { allErrors: false, useDefaults: true, removeAdditional: false, strict: false, verbose: true }
@@ -35,6 +35,7 @@ export function schemaErrorFormatter(errors: FastifySchemaValidationError[], dat
     return new CurrentPasswordRequired()
   }
   if (dataVar === 'querystring' && first?.instancePath === '/lastEventId') return new InvalidLastEventId()
+  if (dataVar === 'querystring' && first?.instancePath === '/cursor') return new InvalidCursor()
   if (dataVar === 'querystring' && first?.keyword === 'not') {
     const required = (first as { schema?: { required?: unknown } }).schema?.required
     const names = Array.isArray(required) ? required.join(', ') : 'these parameters'

@@ -33,6 +33,9 @@ export const CLOSE_REASONS = [
   'catch_up_failed'
 ] as const
 
+/** Why a user stream could not resume its cursor and started afresh (`event: reset`). */
+export const RESET_REASONS = ['cursor_expired'] as const
+
 /** Every code the API throws on purpose, with the HTTP status it is sent with. */
 export const ERROR_CODES = {
   CHAT_UNAUTHORIZED: 401,

@@ -3,6 +3,7 @@
 import { sql } from 'drizzle-orm'
 import {
   bigint,
+  bigserial,
   check,
   index,
   integer,
@@ -185,3 +186,20 @@ export const roomEventStates = pgView('room_event_states', {
   userCreatedAt: timestamp('user_created_at', { withTimezone: true, mode: 'date' }).notNull(),
   reactions: json('reactions').$type<Reaction[] | null>()
 }).existing()
+
+// User-stream cursor bases: a snapshot of one user's positions in their rooms, written once and never changed, so
+// a cursor (its base's id and the rooms that moved since) stays small and resumes on any node. Kept for days
+// (BASE_RETENTION in the server); a cursor on a base that is gone resets its stream.
+export const streamBases = pgTable(
+  'stream_bases',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    rooms: uuid('rooms').array().notNull(),
+    seqs: bigint('seqs', { mode: 'number' }).array().notNull(),
+    createdAt: createdAt()
+  },
+  (t) => [index('stream_bases_created').on(t.createdAt)]
+)

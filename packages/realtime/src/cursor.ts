@@ -12,8 +12,6 @@ export const MAX_CURSOR = 512
 /** Past this length a connection stores a new base. */
 export const REBASE_AT = 320
 
-export const CURSOR_PATTERN = '^[A-Za-z0-9._~-]{1,512}$'
-
 export interface CursorBase {
   /** The base's id (digits of base 36). */
   readonly id: string

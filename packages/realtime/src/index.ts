@@ -3,7 +3,6 @@ export { MemoryBus, type Bus, type BusHandler } from './bus.ts'
 export { RedisBus, type RedisBusOptions } from './redis-bus.ts'
 export { Hub, type AttachOptions, type AttachUserOptions, type HubOptions, type UserPlan } from './hub.ts'
 export {
-  CURSOR_PATTERN,
   MAX_CURSOR,
   parseCursor,
   positionsOf,

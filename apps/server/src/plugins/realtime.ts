@@ -6,7 +6,10 @@ import fp from 'fastify-plugin'
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import { Hub, MemoryBus, RedisBus, type Bus, type EndReason, type EndStreamsFilter, Publisher } from '@chat/realtime'
 import type { RoomEvent } from '@chat/contracts'
-import { eventsAfter, headSeq } from '../repositories/room-log.ts'
+import type { Database } from '@chat/db'
+import { PerTurn } from '../per-turn.ts'
+import { eventsAfter, eventsAfterMany, headSeqs } from '../repositories/room-log.ts'
+import { saveBase } from '../repositories/stream-bases.ts'
 import type { Revocation, RevokeReason } from './sessions.ts'
 
 export interface RealtimeOptions {
@@ -41,6 +44,11 @@ export class Realtime {
     await this.#publisher.publishEvent(event).catch(this.#failed('event'))
   }
 
+  /** The user's streams on every node start following the room from its event `seq` (0: from its first). */
+  async publishJoined(userId: string, roomId: string, seq: number): Promise<void> {
+    await this.#publisher.publishJoined(userId, roomId, seq).catch(this.#failed('join'))
+  }
+
   /** A deleted room: its streams everywhere get room.deleted, then close. */
   async publishRoomDeleted(roomId: string): Promise<void> {
     await this.#publisher.publishRoomDeleted(roomId).catch(this.#failed('room deletion'))
@@ -53,6 +61,33 @@ export class Realtime {
 
   #failed(what: string) {
     return (err: unknown) => this.#log.warn({ err }, `bus: ${what} not published`)
+  }
+}
+
+/**
+ * Where broadcasters start: the heads of the rooms asked for in one turn, in one read. A user stream opening a
+ * thousand rooms on a cold node costs one query, not a thousand.
+ */
+class HeadReader {
+  readonly #batches: PerTurn<{ roomId: string; resolve: (seq: number) => void; reject: (error: unknown) => void }>
+
+  constructor(db: Database) {
+    this.#batches = new PerTurn(async (batch) => {
+      try {
+        const heads = await headSeqs(db, [...new Set(batch.map((b) => b.roomId))])
+        for (const { roomId, resolve } of batch) resolve(heads.get(roomId) ?? 0)
+      } catch (error) {
+        for (const { reject } of batch) reject(error)
+      }
+    }, 1000)
+  }
+
+  read(roomId: string): Promise<number> {
+    return new Promise((resolve, reject) => this.#batches.push({ roomId, resolve, reject }))
+  }
+
+  close(): Promise<void> {
+    return this.#batches.close()
   }
 }
 
@@ -75,10 +110,13 @@ export default fp<RealtimeOptions>(
     const bus =
       opts.bus ??
       (redis ? new RedisBus({ ...redis, onError: (err) => app.log.warn({ err }, 'redis bus') }) : new MemoryBus())
+    const heads = new HeadReader(app.db)
     const hub = new Hub({
       bus,
       loadEvents: (roomId, afterSeq, limit) => eventsAfter(app.db, roomId, afterSeq, limit),
-      headSeq: (roomId) => headSeq(app.db, roomId),
+      loadEventsMany: (after, limit) => eventsAfterMany(app.db, after, limit),
+      saveBase: (userId, positions) => saveBase(app.db, userId, positions),
+      headSeq: (roomId) => heads.read(roomId),
       heartbeatMs: opts.heartbeatMs,
       maxBacklogBytes: opts.maxBacklogBytes,
       metrics: {
@@ -103,6 +141,7 @@ export default fp<RealtimeOptions>(
 
     app.addHook('preClose', async () => hub.close('shutdown'))
     app.addHook('onClose', async () => {
+      await heads.close()
       app.sessions.off('revoked', endRevokedStreams)
       if (!opts.bus) await bus.close()
     })

@@ -14,6 +14,7 @@ import {
   getTableColumns,
   getViewSelectedFields,
   gt,
+  inArray,
   is,
   lt,
   sql,
@@ -83,6 +84,33 @@ export async function eventsAfter(db: Executor, roomId: string, afterSeq: number
   return rows.map(toEvent)
 }
 
+/**
+ * Stored events of many rooms in one read: after each room's own seq, at most `limit` per room, ascending within
+ * a room. What a user stream's replay reads, one query a page whatever the number of rooms.
+ */
+export async function eventsAfterMany(
+  db: Executor,
+  after: ReadonlyArray<{ roomId: string; afterSeq: number }>,
+  limit: number
+): Promise<Map<string, RoomEvent[]>> {
+  const byRoom = new Map<string, RoomEvent[]>()
+  if (after.length === 0) return byRoom
+  const wanted = JSON.stringify(after.map(({ roomId, afterSeq }) => ({ rid: roomId, after: afterSeq })))
+  const rows = await db.select(columnsOf(states)).from(
+    sql`jsonb_to_recordset(${wanted}::jsonb) AS p(rid uuid, after bigint) CROSS JOIN LATERAL (
+        SELECT * FROM room_event_states e WHERE e.room_id = p.rid AND e.seq > p.after ORDER BY e.seq LIMIT ${limit}
+      ) AS s`
+  )
+  for (const row of rows) {
+    const event = toEvent(row)
+    const list = byRoom.get(event.roomId)
+    if (list) list.push(event)
+    else byRoom.set(event.roomId, [event])
+  }
+  for (const list of byRoom.values()) list.sort((a, b) => a.seq - b.seq)
+  return byRoom
+}
+
 /** One page of history, always ascending; hasMore says whether more lie in the direction read. */
 export async function history(
   db: Executor,
@@ -105,10 +133,14 @@ export async function history(
   return { items: page.map(toEvent), hasMore: rows.length > limit }
 }
 
-/** The seq of the room's newest event (0 for a new room or one that is gone): where a broadcaster starts. */
-export async function headSeq(db: Executor, roomId: string): Promise<number> {
-  const [room] = await db.select({ lastSeq: rooms.lastSeq }).from(rooms).where(eq(rooms.id, roomId))
-  return room?.lastSeq ?? 0
+/** The seq of each room's newest event (0 for a new room, none for one that is gone), in one read. */
+export async function headSeqs(db: Executor, roomIds: readonly string[]): Promise<Map<string, number>> {
+  if (roomIds.length === 0) return new Map()
+  const rows = await db
+    .select({ id: rooms.id, lastSeq: rooms.lastSeq })
+    .from(rooms)
+    .where(inArray(rooms.id, [...roomIds]))
+  return new Map(rows.map((row) => [row.id, row.lastSeq]))
 }
 
 /**

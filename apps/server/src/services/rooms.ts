@@ -34,10 +34,12 @@ import {
   toRoom
 } from '../repositories/rooms.ts'
 
-/** What a committed change asks the bus to say: rooms gone, then events stored. */
+/** What a committed change asks the bus to say: rooms gone, events stored, and rooms users became members of. */
 export interface RoomChanges {
   deletedRoomIds: string[]
   events: RoomEvent[]
+  /** seq: the user's member.joined, or 0 for a room they created (it has no event yet). */
+  joined?: Array<{ userId: string; roomId: string; seq: number }>
 }
 
 type Page<T> = { items: T[]; nextCursor: string | null }
@@ -62,6 +64,7 @@ export class RoomsService {
   /** The creator is the owner and first member; a new room stores no event. */
   async create(ownerId: string, { name, topic }: CreateRoomBody): Promise<Room> {
     const room = await this.#db.transaction((tx) => insertRoom(tx, ownerId, name, topic ?? null))
+    await this.announce({ deletedRoomIds: [], events: [], joined: [{ userId: ownerId, roomId: room.id, seq: 0 }] })
     return toRoom(room)
   }
 
@@ -114,7 +117,8 @@ export class RoomsService {
       await insertMember(tx, roomId, userId)
       return append(tx, roomId, { type: 'member.joined', userId }, 1)
     })
-    if (event) await this.announce({ deletedRoomIds: [], events: [event] })
+    if (event)
+      await this.announce({ deletedRoomIds: [], events: [event], joined: [{ userId, roomId, seq: event.seq }] })
     return toRoom(room)
   }
 
@@ -192,9 +196,10 @@ export class RoomsService {
   }
 
   /** Publishes committed changes: the only place a room change reaches the bus. */
-  async announce({ deletedRoomIds, events }: RoomChanges): Promise<void> {
+  async announce({ deletedRoomIds, events, joined = [] }: RoomChanges): Promise<void> {
     for (const roomId of deletedRoomIds) await this.#realtime.publishRoomDeleted(roomId)
     for (const event of events) await this.#realtime.publishEvent(event)
+    for (const { userId, roomId, seq } of joined) await this.#realtime.publishJoined(userId, roomId, seq)
   }
 
   /** Stores the posts gathered so far and takes no more: before the database closes. */

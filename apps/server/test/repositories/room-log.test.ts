@@ -1,10 +1,10 @@
 // The room log on a fresh database: append numbers events contiguously and keeps the room's last_seq and
 // member_count; eventsAfter and history read pages in ascending order with hasMore in the direction read;
-// headSeq is 0 for a new room and for an unknown one.
+// headSeqs reads many rooms' heads at once: 0 for a new room, none for an unknown one.
 import t from 'tap'
 import { fileDatabase, uniqueName } from '../helper.ts'
 import { MISSING_ID, range } from '../rooms-helper.ts'
-import { append, eventsAfter, headSeq, history } from '../../src/repositories/room-log.ts'
+import { append, eventsAfter, headSeqs, history } from '../../src/repositories/room-log.ts'
 import { findRoom, insertRoom } from '../../src/repositories/rooms.ts'
 import { insertUser } from '../../src/repositories/users.ts'
 
@@ -54,7 +54,7 @@ t.test('append gives contiguous seqs and keeps last_seq and member_count', async
   t.equal(stored?.lastSeq, 3, 'last_seq is stored')
   t.equal(stored?.memberCount, 1)
   t.same(seqs(await eventsAfter(db, room.id, 0, 100)), [1, 2, 3])
-  t.equal(await headSeq(db, room.id), 3)
+  t.same(await headSeqs(db, [room.id]), new Map([[room.id, 3]]))
 
   const rolledBack = db.transaction(async (tx) => {
     await append(tx, room.id, { type: 'message', userId: user.id, text: 'undone' })
@@ -107,8 +107,7 @@ t.test('history: latest page, before, after, hasMore both ways, always ascending
   )
 })
 
-t.test('headSeq is 0 for a new room and for an unknown room', async (t) => {
+t.test('headSeqs: 0 for a new room, nothing for an unknown room', async (t) => {
   const { room } = await userAndRoom()
-  t.equal(await headSeq(db, room.id), 0)
-  t.equal(await headSeq(db, MISSING_ID), 0)
+  t.same(await headSeqs(db, [room.id, MISSING_ID]), new Map([[room.id, 0]]), 'a room that is gone has no head')
 })
