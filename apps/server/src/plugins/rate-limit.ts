@@ -1,43 +1,13 @@
-// Rate limits: registration, login and refresh share one budget per client address; posting has a budget per
-// user. Routes opt in with `config: { rateLimit: app.rateLimits.auth }`. The client address is the socket's
-// unless TRUST_PROXY says which proxies may set X-Forwarded-For. With Redis (the redis plugin's
-// commands connection) the budgets are cluster-wide; without it they live in one map of this node's.
+// Rate limits: registration, login and refresh share one budget per client address; posting, editing, deleting
+// and reacting (over REST or WebSocket) share one budget per user. Routes opt in with
+// `config: { rateLimit: app.rateLimits.auth }`; WebSocket commands check `app.rateLimits.messageBudget`. The
+// client address is the socket's unless TRUST_PROXY says which proxies may set X-Forwarded-For. With Redis (the
+// redis plugin's commands connection) the budgets are cluster-wide; without it they live in one map of this node's.
 import fp from 'fastify-plugin'
-import rateLimit, { type FastifyRateLimitStore, type RateLimitOptions } from '@fastify/rate-limit'
+import type { FastifyRequest } from 'fastify'
+import rateLimit, { type RateLimitOptions } from '@fastify/rate-limit'
 import { RateLimited } from '../errors.ts'
-
-// Past this many budgets the oldest is dropped, so a flood of client addresses cannot grow memory without bound.
-const MAX_BUDGETS = 50_000
-
-/**
- * The in-process store: one map for every route, so the routes of a group (auth, message) draw on one budget,
- * as they do on Redis. (@fastify/rate-limit's own LocalStore gives each route a map of its own.) Every route
- * limited here names its group, which is part of the key.
- */
-class MemoryStore implements FastifyRateLimitStore {
-  readonly #budgets = new Map<string, { count: number; resetAt: number }>()
-
-  incr(
-    key: string,
-    callback: (error: Error | null, result?: { current: number; ttl: number }) => void,
-    timeWindow: number
-  ): void {
-    const now = Date.now()
-    let budget = this.#budgets.get(key)
-    if (!budget || budget.resetAt <= now) {
-      budget = { count: 0, resetAt: now + timeWindow }
-      this.#budgets.delete(key)
-      this.#budgets.set(key, budget)
-      if (this.#budgets.size > MAX_BUDGETS) this.#budgets.delete(this.#budgets.keys().next().value!)
-    }
-    budget.count++
-    callback(null, { current: budget.count, ttl: budget.resetAt - now })
-  }
-
-  child(): FastifyRateLimitStore {
-    return this
-  }
-}
+import { MemoryStore, redisStore } from '../rate-limit-stores.ts'
 
 export interface RateLimitPluginOptions {
   authPerMinute: number
@@ -46,7 +16,12 @@ export interface RateLimitPluginOptions {
 
 declare module 'fastify' {
   interface FastifyInstance {
-    rateLimits: { auth: RateLimitOptions; message: RateLimitOptions }
+    rateLimits: {
+      auth: RateLimitOptions
+      message: RateLimitOptions
+      /** Counts one message-budget use by the request's user; resolves with the seconds to wait, or 0. */
+      messageBudget: (request: FastifyRequest) => Promise<number>
+    }
   }
 }
 
@@ -54,7 +29,7 @@ export default fp<RateLimitPluginOptions>(
   async (app, opts) => {
     await app.register(rateLimit, {
       global: false,
-      ...(app.redis ? { redis: app.redis.commands, nameSpace: 'chat:rl:' } : { store: MemoryStore }),
+      store: app.redis ? redisStore(app.redis.commands, 'chat:rl:') : MemoryStore,
       skipOnError: true,
       addHeadersOnExceeding: { 'x-ratelimit-limit': true, 'x-ratelimit-remaining': true, 'x-ratelimit-reset': true },
       addHeaders: {
@@ -65,14 +40,24 @@ export default fp<RateLimitPluginOptions>(
       },
       errorResponseBuilder: (_request, context) => new RateLimited(context.after)
     })
+    const message: RateLimitOptions = {
+      max: opts.messagesPer10s,
+      timeWindow: 10_000,
+      hook: 'preHandler',
+      keyGenerator: (request) => `message:${request.auth.userId}`
+    }
+    const messageLimit = app.createRateLimit(message)
     app.decorate('rateLimits', {
-      auth: { max: opts.authPerMinute, timeWindow: 60_000, groupId: 'auth' },
-      message: {
-        max: opts.messagesPer10s,
-        timeWindow: 10_000,
-        groupId: 'message',
-        hook: 'preHandler',
-        keyGenerator: (request) => request.auth.userId
+      auth: {
+        max: opts.authPerMinute,
+        timeWindow: 60_000,
+        keyGenerator: (request) => `auth:${request.ip}`
+      },
+      message,
+      // As on the routes (skipOnError), a budget that cannot be counted does not refuse.
+      messageBudget: async (request) => {
+        const result = await messageLimit(request).catch(() => null)
+        return !result || result.isAllowed || !result.isExceeded ? 0 : result.ttlInSeconds
       }
     })
   },

@@ -136,6 +136,28 @@ t.test('login attempts are counted across nodes', async (t) => {
   t.equal(limited.statusCode, 429)
   t.equal(limited.json().code, 'CHAT_RATE_LIMITED')
   t.ok(limited.headers['retry-after'])
+  const refresh = await b.inject({
+    method: 'POST',
+    url: '/auth/refresh',
+    headers: { 'x-forwarded-for': ip },
+    payload: { refreshToken: 'x' }
+  })
+  t.equal(refresh.statusCode, 429, 'refresh draws on the same budget, on the other node')
+})
+
+t.test('posts, edits and reactions share one budget per user across nodes', async (t) => {
+  const [a, b] = await twoNodes(t, { config: { messageRateLimit: 3 } })
+  const user = await signUp(a)
+  const room = await as(a, user, { method: 'POST', url: '/rooms/create', payload: { name: 'budget' } })
+  const roomId = room.json().id
+  const send = (app: FastifyInstance, path: string, payload: object) =>
+    as(app, user, { method: 'POST', url: `/rooms/message${path}`, payload: { roomId, ...payload } })
+  t.equal((await send(a, '', { text: 'one' })).statusCode, 201)
+  t.equal((await send(b, '/edit', { seq: 1, text: 'two' })).statusCode, 201)
+  t.equal((await send(a, '/react', { seq: 1, key: '👍' })).statusCode, 201)
+  const limited = await send(b, '', { text: 'four' })
+  t.equal(limited.statusCode, 429)
+  t.equal(limited.json().code, 'CHAT_RATE_LIMITED')
 })
 
 t.test('logout on one node ends the stream held by the other', async (t) => {
