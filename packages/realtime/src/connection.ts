@@ -3,8 +3,8 @@
 // socket's own buffer), keep-alive pings, the token's expiry and the `close` frame. Crossing the bound ends
 // this connection, never a room. A room stream (stream.ts) and a user stream (user-stream.ts) add what they
 // follow.
-import { encodeClose, PING } from './frames.ts'
-import type { CloseReason, RealtimeMetrics, StreamEndReason, StreamSink } from './types.ts'
+import { sseCodec, type Codec } from './codec.ts'
+import type { CloseReason, ConnectionKind, RealtimeMetrics, StreamEndReason, StreamSink } from './types.ts'
 
 /**
  * Frames wait for the hub's flush, which under load is put off to batch them; past this many bytes a connection
@@ -16,6 +16,9 @@ export const FLUSH_AT_BYTES = 16 * 1024
 const MAX_TIMER_MS = 2 ** 31 - 1
 
 export interface ConnectionInit {
+  readonly kind: ConnectionKind
+  /** How it writes its notices, close and keep-alive (default: SSE). */
+  readonly codec?: Codec
   readonly userId: string
   readonly sessionId: string
   readonly sink: StreamSink
@@ -27,8 +30,10 @@ export interface ConnectionInit {
 }
 
 export abstract class Connection {
+  readonly kind: ConnectionKind
   readonly userId: string
   readonly sessionId: string
+  protected readonly codec: Codec
   /** Settles with the reason once the connection has ended, whoever ended it. */
   readonly ended: Promise<StreamEndReason>
 
@@ -43,6 +48,8 @@ export abstract class Connection {
   #resolveEnded!: (reason: StreamEndReason) => void
 
   constructor(init: ConnectionInit) {
+    this.kind = init.kind
+    this.codec = init.codec ?? sseCodec
     this.userId = init.userId
     this.sessionId = init.sessionId
     this.#init = init
@@ -55,7 +62,7 @@ export abstract class Connection {
       this.#needDrain = false
       this.#wakeDrainWaiter()
     })
-    init.metrics?.streamOpened()
+    init.metrics?.streamOpened(init.kind)
   }
 
   get closed(): boolean {
@@ -74,14 +81,25 @@ export abstract class Connection {
   }
 
   ping(): void {
-    if (!this.closed) this.enqueue(PING)
+    if (this.closed) return
+    if (this.codec.ping) this.enqueue(this.codec.ping)
+    else this.#sink.heartbeat?.()
   }
 
-  /** Writes everything queued in one chunk: one write per connection per turn, however many events. */
+  /**
+   * Writes everything queued: one write per connection per turn, however many events (as one chunk on a byte
+   * stream, as one message each on a WebSocket).
+   */
   flush(): void {
     if (this.#pendingBytes === 0 || this.closed) return
-    const chunk = this.#takePending()
-    if (!this.#sink.write(chunk)) this.#needDrain = true
+    if (this.codec.messages) {
+      const messages = this.#pending
+      this.#pending = []
+      this.#pendingBytes = 0
+      for (const message of messages) if (!this.#sink.write(message)) this.#needDrain = true
+    } else if (!this.#sink.write(this.#takePending())) {
+      this.#needDrain = true
+    }
     this.checkBacklog()
   }
 
@@ -90,12 +108,12 @@ export abstract class Connection {
     if (this.closed) return
     if (reason === 'slow_consumer') return this.#closeSlow()
     if (notice) this.#pending.push(notice)
-    this.#pending.push(encodeClose(reason))
-    const chunk = Buffer.concat(this.#pending)
+    this.#pending.push(this.codec.close(reason))
+    const queued = this.codec.messages ? this.#pending : [Buffer.concat(this.#pending)]
     this.#finish(reason)
     if (this.#sink.destroyed) return
-    this.#sink.write(chunk)
-    this.#sink.end()
+    for (const bytes of queued) this.#sink.write(bytes)
+    this.#end(reason)
   }
 
   /** Bytes a subclass holds back (frames kept during a replay). */
@@ -164,8 +182,13 @@ export abstract class Connection {
     this.#init.metrics?.slowConsumer()
     if (this.#sink.destroyed) return
     if (this.#sink.writableLength > 0) return this.#sink.destroy()
-    this.#sink.write(encodeClose('slow_consumer'))
-    this.#sink.end()
+    this.#sink.write(this.codec.close('slow_consumer'))
+    this.#end('slow_consumer')
+  }
+
+  #end(reason: CloseReason): void {
+    if (this.#sink.endWith) this.#sink.endWith(reason)
+    else this.#sink.end()
   }
 
   #expireAt(at: number): void {
@@ -184,7 +207,7 @@ export abstract class Connection {
     this.released()
     this.#wakeDrainWaiter()
     this.#init.onEnd(this)
-    this.#init.metrics?.streamClosed(reason)
+    this.#init.metrics?.streamClosed(reason, this.kind)
     this.#resolveEnded(reason)
   }
 }

@@ -13,19 +13,23 @@ export interface Frame {
   readonly seq: number
   readonly bytes: Buffer
   readonly body: Buffer
+  /** The event's JSON alone (the same memory again), for WebSocket messages. */
+  readonly json: Buffer
   /** The user who left the room when this is a `member.left` event. */
   readonly leaverId: string | null
 }
 
 export function encodeEvent(event: RoomEvent): Frame {
   const idLine = `id: ${event.seq}\n`
+  const head = `${idLine}event: ${event.type}\ndata: `
   // JSON.stringify escapes every line break, so the event stays on its one data line.
-  const bytes = Buffer.from(`${idLine}event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`)
+  const bytes = Buffer.from(`${head}${JSON.stringify(event)}\n\n`)
   return {
     roomId: event.roomId,
     seq: event.seq,
     bytes,
-    body: bytes.subarray(idLine.length),
+    body: bytes.subarray(Buffer.byteLength(idLine)),
+    json: bytes.subarray(Buffer.byteLength(head), bytes.length - 2),
     leaverId: event.type === 'member.left' ? event.user.id : null
   }
 }

@@ -12,7 +12,7 @@ import type { Bus, BusHandler } from './bus.ts'
 import type { Connection } from './connection.ts'
 import type { CursorBase } from './cursor.ts'
 import type { RoomFeed } from './feed.ts'
-import { encodeReset, encodeRoomDeleted, encodeRoomLeft } from './frames.ts'
+import type { Codec } from './codec.ts'
 import {
   CONTROL_CHANNEL,
   parseControlMessage,
@@ -79,6 +79,8 @@ export interface AttachUserOptions {
   /** Read once the user's channel is subscribed, so no join after it can be missed. */
   readonly plan: () => Promise<UserPlan>
   readonly expiresAt?: number
+  /** How it writes (default SSE); a codec of messages (wsCodec) makes it a WebSocket connection. */
+  readonly codec?: Codec
 }
 
 interface UserChannel {
@@ -164,6 +166,7 @@ export class Hub {
     const position = broadcaster.position
     const replaying = opts.lastEventId !== null && opts.lastEventId !== position
     const stream = new Stream({
+      kind: 'room',
       roomId: opts.roomId,
       userId: opts.userId,
       sessionId: opts.sessionId,
@@ -200,6 +203,8 @@ export class Hub {
     await this.#control
     if (this.#closing) throw new Error('hub is closed')
     const stream = new UserStream({
+      kind: opts.codec?.messages ? 'ws' : 'user',
+      ...(opts.codec ? { codec: opts.codec } : {}),
       userId: opts.userId,
       sessionId: opts.sessionId,
       sink: opts.res,
@@ -297,9 +302,9 @@ export class Hub {
   }
 
   async #startUser(stream: UserStream, plan: UserPlan, load: LoadEventsMany): Promise<void> {
-    if (plan.reset) stream.notice(encodeReset(plan.reset))
-    for (const roomId of plan.deleted) stream.notice(encodeRoomDeleted(roomId))
-    for (const roomId of plan.left) stream.notice(encodeRoomLeft(roomId))
+    if (plan.reset) stream.reset(plan.reset)
+    for (const roomId of plan.deleted) stream.roomGone(roomId, 'deleted')
+    for (const roomId of plan.left) stream.roomGone(roomId, 'left')
     const feeds = await Promise.all(plan.rooms.map(({ roomId, afterSeq }) => this.#follow(stream, roomId, afterSeq)))
     const followed = feeds.filter((feed) => feed !== null)
     // The positions written so far: each feed's start, before it delivered anything.

@@ -2,20 +2,17 @@
 export { MemoryBus, type Bus, type BusHandler } from './bus.ts'
 export { RedisBus, type RedisBusOptions } from './redis-bus.ts'
 export { Hub, type AttachOptions, type AttachUserOptions, type HubOptions, type UserPlan } from './hub.ts'
-export {
-  MAX_CURSOR,
-  parseCursor,
-  positionsOf,
-  type CursorBase,
-  type CursorEntry,
-  type ParsedCursor
-} from './cursor.ts'
+export { MAX_CURSOR, parseCursor, positionsOf, type CursorBase, type CursorEntry, type ParsedCursor } from './cursor.ts'
 export type { UserStream } from './user-stream.ts'
 export { chunkedSink } from './http-sink.ts'
+export { sseCodec, wsCodec, type Codec } from './codec.ts'
+export { wsSink, WS_CLOSE_CODES, type WebSocketLike } from './ws-sink.ts'
 export { CONTROL_CHANNEL, Publisher, roomChannel, userChannel, type EndStreamsFilter } from './protocol.ts'
 export type { Stream } from './stream.ts'
+export { CONNECTION_KINDS } from './types.ts'
 export type {
   CloseReason,
+  ConnectionKind,
   EndReason,
   ErrorHandler,
   LoadEvents,

@@ -36,6 +36,10 @@ export type StreamEndReason = CloseReason | 'client_closed'
 export interface StreamSink {
   write(chunk: Buffer): boolean
   end(): void
+  /** Ends with a reason the transport can carry (a WebSocket close code); else end() is used. */
+  endWith?(reason: CloseReason): void
+  /** For transports with their own keep-alive (WebSocket pings): called on every heartbeat. */
+  heartbeat?(): void
   destroy(): void
   readonly writableLength: number
   readonly destroyed: boolean
@@ -43,9 +47,13 @@ export interface StreamSink {
 }
 
 /** Observer the server maps onto its Prometheus metrics. */
+/** The kinds of connection a node holds: a room stream, a user stream over SSE, a user stream over WebSocket. */
+export const CONNECTION_KINDS = ['room', 'user', 'ws'] as const
+export type ConnectionKind = (typeof CONNECTION_KINDS)[number]
+
 export interface RealtimeMetrics {
-  streamOpened(): void
-  streamClosed(reason: StreamEndReason): void
+  streamOpened(kind: ConnectionKind): void
+  streamClosed(reason: StreamEndReason, kind: ConnectionKind): void
   /** Stored-event frames queued to streams (live, replayed or drained after a replay). */
   delivered(count: number): void
   /** Publish-to-delivery time of a live event, once per event per node. */

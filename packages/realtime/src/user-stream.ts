@@ -5,7 +5,7 @@
 // not the stream.
 import { Connection, type ConnectionInit } from './connection.ts'
 import { CursorState, MAX_CURSOR, REBASE_AT, type CursorBase } from './cursor.ts'
-import { encodeId, encodeReady, encodeRoomDeleted, type Frame } from './frames.ts'
+import type { Frame } from './frames.ts'
 import { RoomFeed, type FeedOwner, type FeedStart } from './feed.ts'
 import type { ErrorHandler, LoadEventsMany } from './types.ts'
 
@@ -78,12 +78,20 @@ export class UserStream extends Connection implements FeedOwner {
   ready(): void {
     if (this.closed || !this.#cursor) return
     const rooms = [...this.feeds.values()].map((feed) => ({ roomId: feed.roomId, lastSeq: feed.lastSeq }))
-    this.enqueue(encodeReady(this.#cursor.encode(), rooms))
+    this.enqueue(this.codec.ready(this.#cursor.encode(), rooms))
   }
 
-  /** An unstored notice (reset, room.left, room.deleted, ...). */
-  notice(bytes: Buffer): void {
+  /** An unstored message (a notice, a command's reply), in order with the events. */
+  send(bytes: Buffer): void {
     if (!this.closed) this.enqueue(bytes)
+  }
+
+  reset(reason: string): void {
+    this.send(this.codec.reset(reason))
+  }
+
+  roomGone(roomId: string, how: 'deleted' | 'left'): void {
+    this.send(how === 'deleted' ? this.codec.roomDeleted(roomId) : this.codec.roomLeft(roomId))
   }
 
   output(_feed: RoomFeed, frame: Frame): void {
@@ -105,7 +113,7 @@ export class UserStream extends Connection implements FeedOwner {
   }
 
   roomDeleted(feed: RoomFeed): void {
-    this.notice(encodeRoomDeleted(feed.roomId))
+    this.roomGone(feed.roomId, 'deleted')
     this.#drop(feed)
   }
 
@@ -145,8 +153,7 @@ export class UserStream extends Connection implements FeedOwner {
     const cursor = this.#cursor!
     cursor.move(frame.roomId, frame.seq)
     const id = cursor.encode()
-    this.enqueue(encodeId(id))
-    this.enqueue(frame.body)
+    for (const bytes of this.codec.event(id, frame)) this.enqueue(bytes)
     if (id.length > REBASE_AT) this.#rebase()
     // Close to the bound, later frames wait for the new base rather than outgrow it.
     if (id.length > MAX_CURSOR - MAX_ENTRY && this.#saving) this.#waiting ??= []

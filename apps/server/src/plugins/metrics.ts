@@ -3,12 +3,14 @@
 import fp from 'fastify-plugin'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import { Type } from 'typebox'
+import { CONNECTION_KINDS } from '@chat/realtime'
 
 export interface Metrics {
   registry: Registry
   httpDuration: Histogram<'method' | 'route' | 'status'>
-  streamsOpen: Gauge
-  streamsClosed: Counter<'reason'>
+  streamsOpen: Gauge<'kind'>
+  streamsClosed: Counter<'reason' | 'kind'>
+  commands: Counter<'type' | 'outcome'>
   eventsPublished: Counter<'type'>
   eventsDelivered: Counter
   deliveryLatency: Histogram
@@ -38,13 +40,20 @@ export default fp(
       }),
       streamsOpen: new Gauge({
         name: 'chat_streams_open',
-        help: 'Open SSE streams on this node',
+        help: 'Open connections on this node by kind: room (a room stream), user (the user stream over SSE), ws',
+        labelNames: ['kind'],
         registers: [registry]
       }),
       streamsClosed: new Counter({
         name: 'chat_streams_closed_total',
-        help: 'SSE streams ended, by reason',
-        labelNames: ['reason'],
+        help: 'Connections ended, by reason and kind',
+        labelNames: ['reason', 'kind'],
+        registers: [registry]
+      }),
+      commands: new Counter({
+        name: 'chat_ws_commands_total',
+        help: 'WebSocket commands by type and outcome (ok, or the error code)',
+        labelNames: ['type', 'outcome'],
         registers: [registry]
       }),
       eventsPublished: new Counter({
@@ -80,6 +89,8 @@ export default fp(
         registers: [registry]
       })
     }
+    // Every kind shows from the start, at 0.
+    for (const kind of CONNECTION_KINDS) metrics.streamsOpen.set({ kind }, 0)
     app.decorate('metrics', metrics)
 
     app.addHook('onResponse', async (request, reply) => {

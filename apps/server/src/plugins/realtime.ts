@@ -120,10 +120,10 @@ export default fp<RealtimeOptions>(
       heartbeatMs: opts.heartbeatMs,
       maxBacklogBytes: opts.maxBacklogBytes,
       metrics: {
-        streamOpened: () => metrics.streamsOpen.inc(),
-        streamClosed: (reason) => {
-          metrics.streamsOpen.dec()
-          metrics.streamsClosed.inc({ reason })
+        streamOpened: (kind) => metrics.streamsOpen.inc({ kind }),
+        streamClosed: (reason, kind) => {
+          metrics.streamsOpen.dec({ kind })
+          metrics.streamsClosed.inc({ reason, kind })
         },
         delivered: (count) => metrics.eventsDelivered.inc(count),
         deliveryLatency: (ms) => metrics.deliveryLatency.observe(ms / 1000),

@@ -43,18 +43,18 @@ t.test('counts streams, publications, deliveries, latency and request durations'
     t.match(first.body, new RegExp(`^# HELP ${family[0]} \\S`, 'm'), `${family[0]} has help`)
     t.match(first.body, new RegExp(`^# TYPE ${family[0]} ${family[1]}$`, 'm'), `${family[0]} is a ${family[1]}`)
   }
-  t.equal(parse(first.body).get('chat_streams_open'), 0)
+  t.equal(parse(first.body).get('chat_streams_open{kind="room"}'), 0)
 
   const live = await openStream(t, base, room.id, { token: member.accessToken })
   const replaying = await openStream(t, base, room.id, { token: owner.accessToken, lastEventId: 0 })
   await replaying.waitForSeq(1)
-  await until(async () => parse((await scrape()).body).get('chat_streams_open') === 2, 'two open streams')
+  await until(async () => parse((await scrape()).body).get('chat_streams_open{kind="room"}') === 2, 'two open streams')
   for (const n of [1, 2, 3]) await post(app, owner, room.id, `metric ${n}`)
   await live.waitForSeq(4)
   await replaying.waitForSeq(4)
 
   const m = parse((await scrape()).body)
-  t.equal(m.get('chat_streams_open'), 2)
+  t.equal(m.get('chat_streams_open{kind="room"}'), 2)
   t.equal(m.get('chat_events_published_total{type="member.joined"}'), 1)
   t.equal(m.get('chat_events_published_total{type="message"}'), 3)
   t.equal(m.get('chat_events_delivered_total'), 7, '3 live to each stream, 1 replayed')
@@ -71,9 +71,9 @@ t.test('counts streams, publications, deliveries, latency and request durations'
 
   await as(app, member, { url: '/rooms/not-a-uuid' })
   live.close()
-  await until(async () => parse((await scrape()).body).get('chat_streams_open') === 1, 'the closed stream')
+  await until(async () => parse((await scrape()).body).get('chat_streams_open{kind="room"}') === 1, 'the closed stream')
   const after = parse((await scrape()).body)
-  t.equal(after.get('chat_streams_closed_total{reason="client_closed"}'), 1)
+  t.equal(after.get('chat_streams_closed_total{reason="client_closed",kind="room"}'), 1)
   t.equal(after.get('chat_http_request_duration_seconds_count{method="GET",route="/rooms/:roomId",status="400"}'), 1)
 })
 
