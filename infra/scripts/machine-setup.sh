@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Machine set-up for the test command (`pnpm test` runs it first): installs the system tools the tests call
-# (nginx, docker-compose) with apt when they are missing, and starts the local PostgreSQL and Redis when they
-# are down, waiting until they answer. Does nothing when all is in place. When it cannot fix something (not
-# root, no apt), it stops at once and prints the one command that does.
+# (nginx, docker-compose, chromium) with apt when they are missing, and starts the local PostgreSQL and Redis
+# when they are down, waiting until they answer. Does nothing when all is in place. When it cannot fix
+# something (not root, no apt), it stops at once and prints the one command that does.
 set -euo pipefail
 
 say() { printf 'machine-setup: %s\n' "$*"; }
@@ -22,15 +22,9 @@ need() {
 }
 need nginx nginx                   # fronts the local cluster in the cluster tests
 need docker-compose docker-compose # validates docker-compose.yml (no Docker engine needed)
-
-# Browser tests hook: the web client's end-to-end tests will need Debian's Chromium and ChromeDriver
-# (/usr/bin/chromium, /usr/bin/chromedriver). Not installed yet; set CHAT_SETUP_CHROMIUM=1 (or make it the
-# default here) once those tests exist.
-need_chromium() {
-  need chromium chromium
-  need chromedriver chromium-driver
-}
-if [[ "${CHAT_SETUP_CHROMIUM:-0}" == 1 ]]; then need_chromium; fi
+# The browser test drives Debian's Chromium (/usr/bin/chromium, or CHROMIUM_PATH) with playwright-core, which
+# downloads no browser of its own and needs no chromedriver.
+[[ -x "${CHROMIUM_PATH:-}" ]] || need chromium chromium
 
 if ((${#packages[@]})); then
   install="apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${packages[*]}"

@@ -49,11 +49,14 @@ const eventRoutes: FastifyPluginAsyncTypebox<EventsOptions> = async (app, opts) 
     }
     reply.cacheControl('no-cache').hijack()
     const res = reply.raw
+    // The connection ends with its stream. Kept alive, a stream ended by the shutdown would leave its socket
+    // idle after the server stopped reaping idle ones: the browser's reconnect would reuse it and get the 503
+    // of a closing server, which makes EventSource give up for good (and the close would wait for it).
     res.writeHead(200, {
       ...(reply.getHeaders() as OutgoingHttpHeaders),
       'content-type': 'text/event-stream; charset=utf-8',
       'x-accel-buffering': 'no',
-      connection: 'keep-alive'
+      connection: 'close'
     })
     // A reconnect hint, and a first chunk so proxies and clients see the stream open at once. The sink writes
     // straight to the socket, so it starts only once the response has handed the head and this chunk to the

@@ -55,6 +55,7 @@ t.test('headers, exact framing of a stored event, no id on unstored ones', async
   t.match(client.headers['content-type'], /^text\/event-stream/)
   t.equal(client.headers['cache-control'], 'no-cache')
   t.equal(client.headers['x-accel-buffering'], 'no')
+  t.equal(client.headers.connection, 'close', 'the connection ends with the stream, never reused after it')
 
   await until(() => app.realtime.hub.countForUser(member.id) === 1, 'the stream to register')
   const event = await post(app, owner, room.id, 'framing check')
