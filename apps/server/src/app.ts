@@ -15,13 +15,10 @@ import {
   MalformedRequest,
   RequestTimeout,
   RouteNotFound,
-  Unavailable,
   UriTooLong,
   bounded,
   errorBody,
-  BadRequest,
-  Internal,
-  errorChain
+  errorBodyOf
 } from './errors.ts'
 import { schemaErrorFormatter, validatorCompiler } from './validation.ts'
 import { loadOrCreateSecret } from './secret.ts'
@@ -44,6 +41,7 @@ import userRoutes from './routes/users.ts'
 import roomRoutes from './routes/rooms.ts'
 import messageRoutes from './routes/messages.ts'
 import eventRoutes from './routes/events.ts'
+import wsRoutes from './routes/ws.ts'
 
 export const BODY_LIMIT = 64 * 1024
 // Longer URLs are a 414. Node refuses a request line and headers past 16 KiB (431) before Fastify sees them;
@@ -60,31 +58,6 @@ export interface AppOptions {
   realtime?: RealtimeOptions
   /** Where log lines go (default: stdout); tests read them from here. */
   logStream?: DestinationStream
-}
-
-// Connection-level failures of PostgreSQL: the request could succeed later, so they are 503, not 500.
-const UNAVAILABLE_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'CONNECTION_CLOSED',
-  'CONNECTION_ENDED',
-  'CONNECTION_DESTROYED',
-  'CONNECT_TIMEOUT',
-  '57P01',
-  '57P02',
-  '57P03',
-  '3D000',
-  '53300',
-  '55000'
-])
-
-function isUnavailable(error: unknown): boolean {
-  return errorChain(error).some(
-    (e) =>
-      (typeof e.code === 'string' && (UNAVAILABLE_CODES.has(e.code) || e.code.startsWith('08'))) ||
-      e.message === 'PGlite is closed'
-  )
 }
 
 /** Strips the value of access_token from a URL so it never reaches a log line. */
@@ -169,21 +142,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.removeContentTypeParser('text/plain')
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
-    let status = error.statusCode ?? 500
-    let err: FastifyError = error
-    if (status >= 500 && isUnavailable(error)) {
-      err = new Unavailable()
-      status = 503
-    }
-    if (status >= 500) {
-      request.log.error({ err: error }, 'request failed')
-      // Only a 503 says why; any other 5xx hides its details.
-      const sent = status === 503 ? err : new Internal()
-      return reply.code(status).send(errorBody(status, sent.code, sent.message))
-    }
-    // A 4xx message may quote the request (a content type, a JSON parser's excerpt): never unbounded.
-    const code = err.code ?? (err.validation ? 'FST_ERR_VALIDATION' : new BadRequest(err.message).code)
-    return reply.code(status).send(errorBody(status, code, bounded(err.message, 300)))
+    const body = errorBodyOf(error, (err) => request.log.error({ err }, 'request failed'))
+    return reply.code(body.statusCode).send(body)
   })
   app.setNotFoundHandler((request) => {
     throw new RouteNotFound(request.method, bounded(redactUrl(request.url).split('?')[0]!))
@@ -217,5 +177,6 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(roomRoutes)
   await app.register(messageRoutes)
   await app.register(eventRoutes, { maxStreamsPerUser: config.maxStreamsPerUser })
+  await app.register(wsRoutes, { maxStreamsPerUser: config.maxStreamsPerUser, corsOrigins: config.corsOrigins })
   return app
 }

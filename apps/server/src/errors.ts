@@ -1,6 +1,7 @@
 // Every error the API throws on purpose, with its stable code. Handlers throw these; the one error handler
 // in app.ts turns them into the contract's error shape.
 import createError from '@fastify/error'
+import type { FastifyError } from 'fastify'
 import { STATUS_CODES } from 'node:http'
 import { ERROR_CODES, type ErrorBody, type ErrorCode } from '@chat/contracts'
 
@@ -49,6 +50,11 @@ export const HeadersTooLarge = chatError(
 )
 export const RequestTimeout = chatError('CHAT_REQUEST_TIMEOUT', 'The request took too long to arrive')
 export const MalformedRequest = chatError('CHAT_MALFORMED_REQUEST', 'The request is not valid HTTP')
+export const BadCommand = chatError('CHAT_BAD_COMMAND', '%s')
+export const UpgradeRequired = chatError(
+  'CHAT_UPGRADE_REQUIRED',
+  'This route speaks WebSocket: send an Upgrade request'
+)
 
 // An error message never carries more than this many characters of what the client sent.
 export const MAX_ECHO = 120
@@ -85,4 +91,52 @@ export function refusedByDatabase(error: unknown): boolean {
 /** A unique index refused the row (SQLSTATE 23505). */
 export function isUniqueViolation(error: unknown): boolean {
   return errorChain(error).some((e) => e.code === '23505')
+}
+
+// Connection-level failures of PostgreSQL: the request could succeed later, so they are 503, not 500.
+const UNAVAILABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'CONNECTION_CLOSED',
+  'CONNECTION_ENDED',
+  'CONNECTION_DESTROYED',
+  'CONNECT_TIMEOUT',
+  '57P01',
+  '57P02',
+  '57P03',
+  '3D000',
+  '53300',
+  '55000'
+])
+
+function isUnavailable(error: unknown): boolean {
+  return errorChain(error).some(
+    (e) =>
+      (typeof e.code === 'string' && (UNAVAILABLE_CODES.has(e.code) || e.code.startsWith('08'))) ||
+      e.message === 'PGlite is closed'
+  )
+}
+
+/**
+ * The contract's error body for anything thrown while answering (a route, a WebSocket command): a 4xx as it
+ * is, its message bounded; a lost database as 503; any other 5xx hidden behind CHAT_INTERNAL, after
+ * `logInternal` has seen it.
+ */
+export function errorBodyOf(error: FastifyError, logInternal: (error: unknown) => void): ErrorBody {
+  let status = error.statusCode ?? 500
+  let err: FastifyError = error
+  if (status >= 500 && isUnavailable(error)) {
+    err = new Unavailable()
+    status = 503
+  }
+  if (status >= 500) {
+    logInternal(error)
+    // Only a 503 says why; any other 5xx hides its details.
+    const sent = status === 503 ? err : new Internal()
+    return errorBody(status, sent.code, sent.message)
+  }
+  // A 4xx message may quote the request (a content type, a JSON parser's excerpt): never unbounded.
+  const code = err.code ?? (err.validation ? 'FST_ERR_VALIDATION' : new BadRequest(err.message).code)
+  return errorBody(status, code, bounded(err.message, 300))
 }

@@ -6,6 +6,7 @@
 import { Ajv2019 as Ajv } from 'ajv/dist/2019.js'
 import type { Options } from 'ajv'
 import addFormats from 'ajv-formats'
+import type { Static, TSchema } from 'typebox'
 import type { FastifySchemaCompiler, FastifySchemaValidationError } from 'fastify'
 import { LAST_EVENT_ID_PATTERN, MAX_SEQ } from '@chat/contracts'
 import { CurrentPasswordRequired, InvalidCursor, InvalidLastEventId, InvalidQuery, bounded } from './errors.ts'
@@ -17,6 +18,19 @@ function make(options: Options): Ajv {
   const ajv = new Ajv({ ...common, ...options })
   addFormats.default(ajv)
   return ajv
+}
+
+/** A strict validator for a message that is not a request (a WebSocket command), with a bounded error text. */
+export function compileStrict<T extends TSchema>(
+  schema: T
+): ((value: unknown) => value is Static<T>) & { errorText(): string } {
+  const ajv = make({ coerceTypes: false })
+  const validate = ajv.compile(schema as object)
+  const check = ((value: unknown) => validate(value)) as ((value: unknown) => value is Static<T>) & {
+    errorText(): string
+  }
+  check.errorText = () => bounded(ajv.errorsText(validate.errors, { dataVar: 'command' }))
+  return check
 }
 
 export function validatorCompiler(): FastifySchemaCompiler<unknown> {

@@ -90,7 +90,7 @@ export type CreateRoomBody = Static<typeof CreateRoomBody>
 export const RoomIdBody = Type.Object({ roomId: Uuid }, { additionalProperties: false })
 export type RoomIdBody = Static<typeof RoomIdBody>
 
-const MessageText = Type.String({ minLength: 1, maxLength: 4000, pattern: NO_CONTROL_CHARS })
+export const MessageText = Type.String({ minLength: 1, maxLength: 4000, pattern: NO_CONTROL_CHARS })
 
 export const PostMessageBody = Type.Object(
   {

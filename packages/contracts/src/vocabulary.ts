@@ -33,6 +33,9 @@ export const CLOSE_REASONS = [
   'catch_up_failed'
 ] as const
 
+/** Commands a WebSocket client sends; each is answered by one reply. */
+export const WS_COMMAND_TYPES = ['message', 'typing', 'read', 'ping'] as const
+
 /** Why a user stream could not resume its cursor and started afresh (`event: reset`). */
 export const RESET_REASONS = ['cursor_expired'] as const
 
@@ -49,6 +52,8 @@ export const ERROR_CODES = {
   CHAT_WRONG_PASSWORD: 403,
   CHAT_CURRENT_PASSWORD_REQUIRED: 400,
   CHAT_INVALID_CURSOR: 400,
+  CHAT_BAD_COMMAND: 400,
+  CHAT_UPGRADE_REQUIRED: 426,
   CHAT_RATE_LIMITED: 429,
   CHAT_SERVER_BUSY: 503,
   CHAT_UNAVAILABLE: 503,

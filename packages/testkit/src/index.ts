@@ -1,5 +1,5 @@
-// What the test suites of the server, the realtime package and the local cluster share: a real SSE
-// client and one poller.
+// What the test suites of the server, the realtime package and the local cluster share: a real SSE client, a
+// real WebSocket client and one poller.
 export { SseClient, WAIT_MS, type SseEvent, type StreamOptions } from './sse-client.ts'
 export {
   listen,
@@ -13,3 +13,4 @@ export {
   type Teardown
 } from './streams.ts'
 export { until } from './until.ts'
+export { WsClient, type WsMessage, type WsOptions } from './ws-client.ts'
