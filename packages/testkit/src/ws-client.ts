@@ -10,6 +10,8 @@ export interface WsOptions {
   queryToken?: string
   query?: Record<string, string | number>
   origin?: string
+  /** Leave the server's pings unanswered: a client that died without closing (ws answers them by default). */
+  silent?: boolean
 }
 
 export type WsMessage = { type: string; [key: string]: unknown }
@@ -35,7 +37,11 @@ export class WsClient {
     for (const [key, value] of Object.entries(opts.query ?? {})) url.searchParams.set(key, String(value))
     const headers: Record<string, string> = {}
     if (opts.token !== undefined) headers.authorization = `Bearer ${opts.token}`
-    const socket = new WebSocket(url, { headers, ...(opts.origin ? { origin: opts.origin } : {}) })
+    const socket = new WebSocket(url, {
+      headers,
+      autoPong: !opts.silent,
+      ...(opts.origin ? { origin: opts.origin } : {})
+    })
     const client = new WsClient(socket)
     return new Promise((resolve, reject) => {
       socket.on('open', () => {
@@ -107,6 +113,11 @@ export class WsClient {
 
   waitForClose(ms = WAIT_MS): Promise<{ code: number; reason: string }> {
     return this.waitFor(() => this.closed !== null, 'the socket to close', ms).then(() => this.closed!)
+  }
+
+  /** Stops reading the socket: a consumer that does not keep up. */
+  pause(): void {
+    this.#socket.pause()
   }
 
   close(): void {

@@ -21,8 +21,7 @@ async function connect(t: Test, opts: Parameters<typeof WsClient.connect>[1]): P
 }
 
 const ready = (client: WsClient) => client.waitFor(() => client.messages.some((m) => m.type === 'ready'), 'ready')
-const events = (client: WsClient) =>
-  client.messages.filter((m) => m.type === 'event').map((m) => m.event as RoomEvent)
+const events = (client: WsClient) => client.messages.filter((m) => m.type === 'event').map((m) => m.event as RoomEvent)
 const lastCursor = (client: WsClient) => client.messages.findLast((m) => typeof m.cursor === 'string')!.cursor as string
 
 t.test('refused upgrades are HTTP responses in the error shape', async (t) => {
@@ -50,45 +49,50 @@ t.test('refused upgrades are HTTP responses in the error shape', async (t) => {
   t.equal(plain.json().code, 'CHAT_UPGRADE_REQUIRED')
 })
 
-t.test('events of every room as messages, each once and in order; resumption by cursor, also from /events', async (t) => {
-  const [reader, poster] = await Promise.all([signUp(app), signUp(app)])
-  const rooms = await Promise.all(range(1, 4).map(() => createRoom(app, poster)))
-  for (const room of rooms) await joinRoom(app, reader, room.id)
-  const socket = await connect(t, { token: reader.accessToken })
-  await ready(socket)
-  for (const i of range(1, 20)) await post(app, poster, rooms[i % 4]!.id, `m${i}`)
-  await socket.waitFor(() => events(socket).length >= 20, '20 events')
-  for (const room of rooms) {
-    const got = events(socket).filter((e) => e.roomId === room.id).map((e) => e.seq)
-    const want = (await fullHistory(app, reader, room.id)).filter((e) => e.type === 'message').map((e) => e.seq)
-    t.same(got, want, `room ${room.name}: each once, in order`)
-  }
-  const cursor = lastCursor(socket)
-  socket.close()
-  for (const i of range(21, 28)) await post(app, poster, rooms[i % 4]!.id, `m${i}`)
+t.test(
+  'events of every room as messages, each once and in order; resumption by cursor, also from /events',
+  async (t) => {
+    const [reader, poster] = await Promise.all([signUp(app), signUp(app)])
+    const rooms = await Promise.all(range(1, 4).map(() => createRoom(app, poster)))
+    for (const room of rooms) await joinRoom(app, reader, room.id)
+    const socket = await connect(t, { token: reader.accessToken })
+    await ready(socket)
+    for (const i of range(1, 20)) await post(app, poster, rooms[i % 4]!.id, `m${i}`)
+    await socket.waitFor(() => events(socket).length >= 20, '20 events')
+    for (const room of rooms) {
+      const got = events(socket)
+        .filter((e) => e.roomId === room.id)
+        .map((e) => e.seq)
+      const want = (await fullHistory(app, reader, room.id)).filter((e) => e.type === 'message').map((e) => e.seq)
+      t.same(got, want, `room ${room.name}: each once, in order`)
+    }
+    const cursor = lastCursor(socket)
+    socket.close()
+    for (const i of range(21, 28)) await post(app, poster, rooms[i % 4]!.id, `m${i}`)
 
-  // A WebSocket cursor resumes the SSE user stream...
-  const sse = await openUserStream(t, base, { token: reader.accessToken, lastEventId: cursor })
-  await sse.waitFor(() => sse.events.some((e) => e.event === 'ready'), 'ready on /events')
-  t.same(
-    sse.events
-      .filter((e) => e.event === 'message')
-      .map((e) => JSON.parse(e.data).text)
-      .sort(),
-    range(21, 28).map((i) => `m${i}`),
-    '/events replays what the socket missed (rooms are not ordered among themselves)'
-  )
-  const sseCursor = sse.lastEventId!
-  sse.close()
-  await post(app, poster, rooms[0]!.id, 'after the SSE stream')
-  // ...and the other way round.
-  const again = await connect(t, { token: reader.accessToken, query: { cursor: sseCursor } })
-  await ready(again)
-  t.same(
-    events(again).map((e) => e.text),
-    ['after the SSE stream']
-  )
-})
+    // A WebSocket cursor resumes the SSE user stream...
+    const sse = await openUserStream(t, base, { token: reader.accessToken, lastEventId: cursor })
+    await sse.waitFor(() => sse.events.some((e) => e.event === 'ready'), 'ready on /events')
+    t.same(
+      sse.events
+        .filter((e) => e.event === 'message')
+        .map((e) => JSON.parse(e.data).text)
+        .sort(),
+      range(21, 28).map((i) => `m${i}`),
+      '/events replays what the socket missed (rooms are not ordered among themselves)'
+    )
+    const sseCursor = sse.lastEventId!
+    sse.close()
+    await post(app, poster, rooms[0]!.id, 'after the SSE stream')
+    // ...and the other way round.
+    const again = await connect(t, { token: reader.accessToken, query: { cursor: sseCursor } })
+    await ready(again)
+    t.same(
+      events(again).map((e) => e.text),
+      ['after the SSE stream']
+    )
+  }
+)
 
 t.test('the message command: the same event as REST, idempotent by clientMsgId, the REST error codes', async (t) => {
   const [user, stranger] = await Promise.all([signUp(app), signUp(app)])
@@ -129,7 +133,11 @@ t.test('bad frames: a reply when the id can be read, else the close code the con
     { id: 'x'.repeat(64), type: 'message', roomId: 'not-a-uuid', text: 'x' }
   ]) {
     const reply = await socket.command(bad)
-    t.match(reply, { ok: false, error: { statusCode: 400, code: 'CHAT_BAD_COMMAND' } }, JSON.stringify(bad).slice(0, 60))
+    t.match(
+      reply,
+      { ok: false, error: { statusCode: 400, code: 'CHAT_BAD_COMMAND' } },
+      JSON.stringify(bad).slice(0, 60)
+    )
   }
   t.ok(socket.open, 'the socket stays usable after bad commands with ids')
   t.match(await socket.command({ id: 'after', type: 'ping' }), { ok: true })
@@ -167,7 +175,11 @@ t.test('posts over the socket count against the message rate limit shared with R
     'the 5th message of 10 seconds is refused, over REST and the socket together'
   )
   t.match(replies.at(-1), { error: { statusCode: 429, code: 'CHAT_RATE_LIMITED', retryAfter: Number } })
-  const rest = await as(limited, user, { method: 'POST', url: '/rooms/message', payload: { roomId: room.id, text: 'x' } })
+  const rest = await as(limited, user, {
+    method: 'POST',
+    url: '/rooms/message',
+    payload: { roomId: room.id, text: 'x' }
+  })
   t.equal(rest.statusCode, 429, 'and REST after it')
 })
 
@@ -193,4 +205,46 @@ t.test('shutdown closes every socket with close {shutdown} and 1001', async (t) 
   const closed = await client.waitForClose()
   t.equal(closed.code, 1001)
   t.match(client.messages.at(-1), { type: 'close', reason: 'shutdown' })
+})
+
+t.test('the server pings; a socket that stops answering is cut', async (t) => {
+  const quick = await build(t, { realtime: { heartbeatMs: 100 } })
+  const quickBase = await listen(quick)
+  const user = await signUp(quick)
+  const answering = await WsClient.connect(quickBase, { token: user.accessToken })
+  const silent = await WsClient.connect(quickBase, { token: user.accessToken, silent: true })
+  t.teardown(() => {
+    answering.close()
+    silent.close()
+  })
+  const closed = await silent.waitForClose(5000)
+  t.equal(closed.code, 1006, 'the silent socket is cut (no close handshake)')
+  t.ok(answering.open, 'one that answers stays')
+})
+
+t.test('a socket that cannot keep up is closed, and its user resumes with every event', async (t) => {
+  const small = await build(t, { realtime: { maxBacklogBytes: 64 * 1024 } })
+  const smallBase = await listen(small)
+  const user = await signUp(small)
+  const room = await createRoom(small, user)
+  const slow = await WsClient.connect(smallBase, { token: user.accessToken })
+  t.teardown(() => slow.close())
+  await ready(slow)
+  slow.pause()
+  // 16 KB a message (4,000 four-byte characters), twenty at a time, until the socket's buffers are full.
+  const text = '😀'.repeat(3990)
+  let n = 0
+  await until(async () => {
+    await Promise.all(range(1, 20).map(() => post(small, user, room.id, `${n++} ${text}`)))
+    return small.realtime.hub.countForUser(user.id) === 0
+  }, 'the slow socket to be dropped')
+  t.ok(n > 5, `dropped after ${n} posts`)
+  const resumed = await WsClient.connect(smallBase, { token: user.accessToken, query: { cursor: lastCursor(slow) } })
+  t.teardown(() => resumed.close())
+  await ready(resumed)
+  t.same(
+    events(resumed).map((e) => e.seq),
+    range(1, n),
+    'resumed from its last cursor: every event, from the database'
+  )
 })
