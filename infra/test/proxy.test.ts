@@ -1,9 +1,10 @@
-// What nginx must do for the API, checked end to end on a real cluster: stream bytes at once, keep an idle
-// stream open across heartbeats, answer oversized bodies in the API's error shape; and what the nodes must do
+// What nginx must do for the API, checked end to end on a real cluster: stream bytes at once (room streams and
+// the user stream), pass WebSocket upgrades on, keep an idle stream open across heartbeats, answer oversized
+// bodies in the API's error shape; and what the nodes must do
 // together: a logout on one node ends the session's streams held by another and its token everywhere.
 // One stream is opened first and checked again last, so the wait for heartbeats overlaps the other tests.
 import t from 'tap'
-import { openStream } from '@chat/testkit'
+import { openStream, openUserStream, storedEvents, WsClient } from '@chat/testkit'
 import { createUser, login, metric, post, request, roomWith, testCluster } from './helpers.ts'
 
 const cluster = await testCluster(t, { port: 4110, basePort: 4111 })
@@ -20,6 +21,26 @@ t.test('the first event reaches a client through nginx while its stream stays op
   await idle.waitForSeq(seq, 10_000)
   t.equal(idle.stored[0]?.text, 'first', 'the event arrived')
   t.ok(idle.open && !idle.ended, 'and the stream is still open: nginx did not hold it back for the end')
+})
+
+t.test('the user stream and the WebSocket through nginx: an event posted on another node arrives', async (t) => {
+  const user = await createUser(cluster.url, 'through')
+  const room = await roomWith(n1, [owner, user])
+  const sse = await openUserStream(t, cluster.url, { token: user.token })
+  await sse.waitFor(() => sse.events.some((e) => e.event === 'ready'), 'ready through nginx', 10_000)
+  const socket = await WsClient.connect(cluster.url, { token: user.token })
+  t.teardown(() => socket.close())
+  t.equal(socket.status, 101, 'nginx passed the upgrade on')
+  await socket.waitFor(() => socket.messages.some((m) => m.type === 'ready'), 'ready on the socket', 10_000)
+  await post(n3, room, owner, 'to both')
+  await sse.waitFor(() => storedEvents(sse.events).some((e) => e.text === 'to both'), 'the event on /events', 10_000)
+  await socket.waitFor(
+    () => socket.messages.some((m) => m.type === 'event' && (m.event as { text?: string }).text === 'to both'),
+    'the event on /ws',
+    10_000
+  )
+  const reply = await socket.command({ type: 'ping' })
+  t.match(reply, { type: 'reply', ok: true }, 'and a command is answered through nginx')
 })
 
 t.test('logout on one node ends the stream another node holds, within a second', async (t) => {
