@@ -41,7 +41,12 @@ export const WsRoomGoneMessage = Type.Object({
   type: Type.Union([Type.Literal('room.deleted'), Type.Literal('room.left')]),
   roomId: Uuid
 })
-export const WsReplyOk = Type.Object({ type: Type.Literal('reply'), id: CommandId, ok: Type.Literal(true), result: Type.Unknown() })
+export const WsReplyOk = Type.Object({
+  type: Type.Literal('reply'),
+  id: CommandId,
+  ok: Type.Literal(true),
+  result: Type.Unknown()
+})
 export const WsReplyError = Type.Object({
   type: Type.Literal('reply'),
   id: CommandId,
