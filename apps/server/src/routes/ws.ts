@@ -7,7 +7,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import websocket from '@fastify/websocket'
 import type { FastifyError, FastifyRequest } from 'fastify'
 import type { RawData, WebSocket } from 'ws'
-import { CLOSE_REASONS, UserStreamQuery, WsCommand, errors, type ErrorBody } from '@chat/contracts'
+import { CLOSE_REASONS, UserStreamQuery, WsCommand, WsServerMessage, errors, type ErrorBody } from '@chat/contracts'
 import { WS_CLOSE_CODES, wsCodec, wsSink, type UserStream } from '@chat/realtime'
 import { BadCommand, Forbidden, RateLimited, TooManyStreams, UpgradeRequired, errorBodyOf } from '../errors.ts'
 import { compileStrict } from '../validation.ts'
@@ -73,7 +73,15 @@ const wsRoutes: FastifyPluginAsyncTypebox<WsOptions> = async (app, opts) => {
         'HTTP response: 400 (a malformed cursor), 401, 403 (an Origin CORS_ORIGINS does not allow), 429 (the ' +
         'per-user cap); a request without Upgrade is 426.',
       querystring: UserStreamQuery,
-      response: errors(400, 401, 403, 426, 429)
+      response: {
+        101: {
+          description:
+            'Switching Protocols: the socket is open. Each server message is one of these, one JSON object a text ' +
+            'frame; commands are described above.',
+          content: { 'application/json': { schema: WsServerMessage } }
+        },
+        ...errors(400, 401, 403, 426, 429)
+      }
     },
     preHandler: async (request, reply) => {
       if (!request.ws) throw new UpgradeRequired()

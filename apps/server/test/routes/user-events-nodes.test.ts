@@ -1,8 +1,9 @@
 // The user stream across two nodes (two apps on one database and the real Redis): a join made on node A starts
 // the room on the user's stream held by node B, with the caller's member.joined first; a stream cut on one node
-// resumes on the other from its cursor with every event once while posts go on; a logout on A ends the stream on B.
+// resumes on the other from its cursor with every event once while posts go on; a logout on A ends the stream
+// and the WebSocket held by B.
 import t from 'tap'
-import { openUserStream, seqsByRoom, storedEvents, until, type SseClient } from '@chat/testkit'
+import { openUserStream, seqsByRoom, storedEvents, until, WsClient, type SseClient } from '@chat/testkit'
 import { as, build, freshDatabase, signUp } from '../helper.ts'
 import { createRoom, fullHistory, joinRoom, post, range } from '../rooms-helper.ts'
 
@@ -87,4 +88,19 @@ t.test('a logout on node A ends the user stream on node B', async (t) => {
   await ready(onB)
   await as(a, user, { method: 'POST', url: '/auth/logout', payload: {} })
   t.equal(await onB.closeReason(), 'logout')
+})
+
+t.test('a logout on node A closes the WebSocket held by node B with close {logout}', async (t) => {
+  const user = await signUp(a)
+  const room = await createRoom(a, user)
+  const socket = await WsClient.connect(baseB, { token: user.accessToken })
+  t.teardown(() => socket.close())
+  await socket.waitFor(() => socket.messages.some((m) => m.type === 'ready'), 'ready')
+  await post(a, user, room.id, 'seen on B')
+  await socket.waitFor(() => socket.messages.some((m) => m.type === 'event'), 'an event posted on A')
+  await as(a, user, { method: 'POST', url: '/auth/logout', payload: {} })
+  const closed = await socket.waitForClose()
+  t.equal(closed.code, 1000)
+  t.match(socket.messages.at(-1), { type: 'close', reason: 'logout' })
+  await until(() => b.realtime.hub.countForUser(user.id) === 0, 'the socket to leave B')
 })
