@@ -81,6 +81,20 @@ CREATE FUNCTION chat_append_event(
 	SELECT * FROM room
 $$;
 --> statement-breakpoint
+-- Every write to a room's log starts here: the room's row is locked (the lock that orders its seqs), then read
+-- is whether the user is a member, after the lock, so a leave that committed meanwhile is seen. `refusal` is
+-- null when the write may go on (with the room's owner), else its outcome.
+CREATE FUNCTION chat_lock_member(p_room uuid, p_user uuid, OUT refusal text, OUT owner uuid) LANGUAGE plpgsql AS $$
+BEGIN
+	SELECT r.owner_id INTO owner FROM rooms r WHERE r.id = p_room FOR UPDATE;
+	IF NOT FOUND THEN
+		refusal := 'room_not_found';
+	ELSIF NOT EXISTS (SELECT 1 FROM memberships m WHERE m.room_id = p_room AND m.user_id = p_user) THEN
+		refusal := 'not_member';
+	END IF;
+END
+$$;
+--> statement-breakpoint
 -- A post, as before (0001), and a reply must name a message of the same room. A repeated clientMsgId answers
 -- with the first event before anything else is looked at.
 CREATE FUNCTION chat_post_message(
@@ -88,14 +102,11 @@ CREATE FUNCTION chat_post_message(
 ) RETURNS SETOF chat_written LANGUAGE plpgsql AS $$
 DECLARE
 	v_existing uuid;
+	v_refusal text;
 BEGIN
-	PERFORM 1 FROM rooms WHERE rooms.id = p_room FOR UPDATE;
-	IF NOT FOUND THEN
-		RETURN QUERY SELECT * FROM chat_written('room_not_found', NULL);
-		RETURN;
-	END IF;
-	IF NOT EXISTS (SELECT 1 FROM memberships m WHERE m.room_id = p_room AND m.user_id = p_user) THEN
-		RETURN QUERY SELECT * FROM chat_written('not_member', NULL);
+	SELECT l.refusal INTO v_refusal FROM chat_lock_member(p_room, p_user) l;
+	IF v_refusal IS NOT NULL THEN
+		RETURN QUERY SELECT * FROM chat_written(v_refusal, NULL);
 		RETURN;
 	END IF;
 	IF p_client_msg_id IS NOT NULL THEN
@@ -132,14 +143,11 @@ DECLARE
 	v_existing uuid;
 	v_type text;
 	v_changed integer;
+	v_refusal text;
 BEGIN
-	SELECT r.owner_id INTO v_owner FROM rooms r WHERE r.id = p_room FOR UPDATE;
-	IF NOT FOUND THEN
-		RETURN QUERY SELECT * FROM chat_written('room_not_found', NULL);
-		RETURN;
-	END IF;
-	IF NOT EXISTS (SELECT 1 FROM memberships m WHERE m.room_id = p_room AND m.user_id = p_user) THEN
-		RETURN QUERY SELECT * FROM chat_written('not_member', NULL);
+	SELECT l.refusal, l.owner INTO v_refusal, v_owner FROM chat_lock_member(p_room, p_user) l;
+	IF v_refusal IS NOT NULL THEN
+		RETURN QUERY SELECT * FROM chat_written(v_refusal, NULL);
 		RETURN;
 	END IF;
 	SELECT * INTO v_message FROM room_events e WHERE e.room_id = p_room AND e.seq = p_seq AND e.type = 'message';
