@@ -1,9 +1,23 @@
 // `pnpm bench [mode ...]`: runs the named modes (all but smoke when none is named), prints each result as JSON
-// and ends with tables for docs/BENCHMARKS.md (fan-out modes, then the post mode's phases). Exits 1 when any
-// event was lost, repeated or reordered.
+// and ends with tables for docs/BENCHMARKS.md (fan-out modes, the post mode's phases, idle memory, resumption).
+// Exits 1 when any event was lost, repeated or reordered, or a user stream never became ready.
 import { modes, type ModeResult } from './modes.ts'
 
-const DEFAULT = ['fanout', 'fanout-1k', 'cross-node', 'rooms', 'latency', 'latency-cross', 'idle', 'post', 'login']
+const DEFAULT = [
+  'fanout',
+  'fanout-1k',
+  'cross-node',
+  'rooms',
+  'user-fanout',
+  'user-rooms',
+  'latency',
+  'latency-cross',
+  'idle',
+  'idle-user',
+  'resume',
+  'post',
+  'login'
+]
 const asked = process.argv.slice(2)
 const unknown = asked.filter((m) => !(m in modes))
 if (unknown.length) {
@@ -19,9 +33,13 @@ for (const name of asked.length ? asked : DEFAULT) {
   process.stdout.write(JSON.stringify(result, null, 2) + '\n')
 }
 
-type Fanout = { delivered?: number; expected?: number; lost?: number; duplicated?: number; outOfOrderStreams?: number }
-const fanouts = results.flatMap((r) => [r.chat, r.floor, (r.chat as { crossNode?: Fanout }).crossNode]) as Fanout[]
-const broken = fanouts.filter((f) => f && (f.lost || f.duplicated || f.outOfOrderStreams))
+type Checked = Partial<
+  Record<'lost' | 'duplicated' | 'outOfOrderStreams' | 'notReady' | 'readyEarly' | 'resets', number>
+>
+const checked = results.flatMap((r) => [r.chat, r.floor, (r.chat as { crossNode?: Checked }).crossNode]) as Checked[]
+const broken = checked.filter(
+  (f) => f && (f.lost || f.duplicated || f.outOfOrderStreams || f.notReady || f.readyEarly || f.resets)
+)
 
 const cell = (v: unknown) => (v === undefined ? '' : String(v))
 const rows = results
@@ -70,7 +88,61 @@ if (phases.length) {
       '\n'
   )
 }
+// Idle modes: memory per stream beside the floor's.
+type Idle = {
+  streams: number
+  kibPerStream: number
+  kibPerStreamAfterHeartbeat: number
+  streamsWithHeartbeat: number
+}
+const idles = results
+  .filter((r) => 'kibPerStream' in r.chat)
+  .map((r) => {
+    const c = r.chat as Idle
+    const f = r.floor as Idle | undefined
+    const beats = `${c.streamsWithHeartbeat}${f ? ` / ${f.streamsWithHeartbeat}` : ''}`
+    return `| ${r.mode} | ${r.shape} | ${c.kibPerStream} | ${c.kibPerStreamAfterHeartbeat} | ${cell(f?.kibPerStream)} | ${cell(f?.kibPerStreamAfterHeartbeat)} | ${beats} |`
+  })
+if (idles.length) {
+  process.stdout.write(
+    '\n| mode | shape | KiB per stream | after heartbeat | floor KiB | floor after heartbeat | streams with heartbeat (floor) |\n' +
+      '| --- | --- | --- | --- | --- | --- | --- |\n' +
+      idles.join('\n') +
+      '\n'
+  )
+}
+// Resumption: the reconnect burst.
+type Resumed = {
+  delivered: number
+  expected: number
+  streams: number
+  notReady: number
+  secondsToAllReady: number
+  readyMs: Record<string, number>
+  replayedEventsPerSecond: number
+  serverCpuMicrosPerReplayedEvent: number
+  serverCpuMsPerResumedStream: number
+  serverPeakRssMiB: number
+  database: Record<string, number>
+}
+const resumes = results
+  .filter((r) => 'secondsToAllReady' in r.chat)
+  .map((r) => {
+    const c = r.chat as Resumed
+    const db = c.database
+    return `| ${r.mode} | ${r.shape} | ${c.delivered}/${c.expected} | ${c.streams - c.notReady}/${c.streams} | ${c.secondsToAllReady} | ${c.readyMs.p50} / ${c.readyMs.p99} | ${c.replayedEventsPerSecond} | ${c.serverCpuMicrosPerReplayedEvent} | ${c.serverCpuMsPerResumedStream} | ${db.transactionsPerStream} | ${db.rowsFetchedPerStream} | ${c.serverPeakRssMiB} |`
+  })
+if (resumes.length) {
+  process.stdout.write(
+    '\n| mode | shape | replayed | ready | s to all ready | ready p50 / p99 ms | replayed/s | CPU µs per event | CPU ms per stream | transactions per stream | rows fetched per stream | peak RSS MiB |\n' +
+      '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n' +
+      resumes.join('\n') +
+      '\n'
+  )
+}
 if (broken.length) {
-  process.stderr.write(`\nFAILED: ${broken.length} run(s) lost, repeated or reordered events\n`)
+  process.stderr.write(
+    `\nFAILED: ${broken.length} run(s) lost, repeated or reordered events or left streams not ready\n`
+  )
   process.exitCode = 1
 }

@@ -1,25 +1,39 @@
-// The floor: what Node itself does on this machine. A bare node:http SSE broadcaster with the chat API's two
-// routes that matter here (GET /rooms/:roomId/events, POST /rooms/message) and none of its work: no auth, no
-// database, no ordering across nodes. Each message becomes one frame of the same shape and size as the chat
-// API's, written to every stream of its room with one write per stream.
+// The floor: what Node itself does on this machine. A bare node:http SSE broadcaster with the chat API's routes
+// that matter here (GET /rooms/:roomId/events, POST /rooms/message) and none of its work: no auth, no database,
+// no ordering across nodes. Each message becomes one frame of the same shape and size as the chat API's room
+// stream frame, written to every stream of its room with one write per stream.
+//
+// GET /events?rooms=<id>,<id>,… stands in for the user stream: one connection hearing every room named, so the
+// floor holds the same connections and the same subscriptions as the chat API's user streams. It gets each
+// room's frame as it is (`id: <seq>`, one write per stream per event): no cursor of its own, no replay, no
+// `ready`; the per-connection cursor is part of the work the chat API is measured doing.
 import http from 'node:http'
 import { randomUUID } from 'node:crypto'
 
 const rooms = new Map<string, Set<http.ServerResponse>>()
 const seqs = new Map<string, number>()
+/** the /events streams, pinged once each rather than once per room */
+const multiRoom = new Set<http.ServerResponse>()
 const user = { id: randomUUID(), username: 'bench', displayName: 'bench', createdAt: new Date().toISOString() }
 
 const server = http.createServer((req, res) => {
   const url = req.url ?? '/'
   const stream = /^\/rooms\/([^/?]+)\/events/.exec(url)
-  if (req.method === 'GET' && stream) {
-    const roomId = stream[1]!
+  const several = /^\/events\?rooms=([^&]+)/.exec(url)
+  if (req.method === 'GET' && (stream || several)) {
+    const ids = stream ? [stream[1]!] : several![1]!.split(',').map(decodeURIComponent)
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' })
     res.write(': connected\n\n')
-    let streams = rooms.get(roomId)
-    if (!streams) rooms.set(roomId, (streams = new Set()))
-    streams.add(res)
-    req.on('close', () => streams.delete(res))
+    for (const roomId of ids) {
+      let streams = rooms.get(roomId)
+      if (!streams) rooms.set(roomId, (streams = new Set()))
+      streams.add(res)
+    }
+    if (several) multiRoom.add(res)
+    req.on('close', () => {
+      for (const roomId of ids) rooms.get(roomId)?.delete(res)
+      multiRoom.delete(res)
+    })
     return
   }
   if (req.method === 'POST' && url === '/rooms/message') {
@@ -42,7 +56,8 @@ const server = http.createServer((req, res) => {
 })
 server.keepAliveTimeout = 60_000
 setInterval(() => {
-  for (const streams of rooms.values()) for (const s of streams) s.write(': ping\n\n')
+  for (const streams of rooms.values()) for (const s of streams) if (!multiRoom.has(s)) s.write(': ping\n\n')
+  for (const s of multiRoom) s.write(': ping\n\n')
 }, 15_000).unref()
 server.listen(Number(process.env.PORT ?? 3999), '127.0.0.1')
 process.on('SIGTERM', () => process.exit(0))

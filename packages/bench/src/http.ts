@@ -68,3 +68,13 @@ export function latencySummary(values: number[]) {
 
 export const now = () => performance.timeOrigin + performance.now()
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+/** Polls `done` until it holds or `timeoutMs` has passed; returns whether it held. */
+export async function until(done: () => boolean, timeoutMs: number, everyMs = 20): Promise<boolean> {
+  const deadline = now() + timeoutMs
+  while (!done()) {
+    if (now() > deadline) return false
+    await sleep(everyMs)
+  }
+  return true
+}

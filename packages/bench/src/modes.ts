@@ -1,47 +1,26 @@
 // Each mode measures the chat API and, where the comparison means something, the floor with the same streams
-// and messages. Sizes come from the environment so a smoke run and a full run share the code.
+// and messages. Sizes come from the environment so a smoke run and a full run share the code. These are the room
+// stream's modes and the request modes; the user stream's (GET /events) are in user-modes.ts.
 import { Chatter, postMix } from './chatter.ts'
-import { expect, latencySummary, now, request, round, sleep } from './http.ts'
+import { expect, latencySummary, now, request, sleep } from './http.ts'
 import { closedLoop } from './loop.ts'
-import { createDatabase, startFloor, startNode, type Node } from './nodes.ts'
-import { sample } from './proc.ts'
-import { createRooms, fanout, floorTarget, signUp, type FanoutOptions, type FanoutResult, type Target } from './run.ts'
-import { openStreams } from './subscribers.ts'
+import {
+  compared,
+  createRooms,
+  fanout,
+  idleMemory,
+  signUp,
+  size,
+  withChat,
+  withFloor,
+  type FanoutOptions,
+  type ModeResult,
+  type Target
+} from './run.ts'
+import { roomStream } from './subscribers.ts'
+import { userModes } from './user-modes.ts'
 
-const size = (name: string, fallback: number) => Number(process.env[name] ?? fallback)
-
-export interface ModeResult {
-  mode: string
-  shape: string
-  chat: Record<string, unknown>
-  /** post mode: the same node under a mix of posts, edits and reactions, after `chat`'s pure posts */
-  chatMixed?: Record<string, unknown>
-  floor?: Record<string, unknown>
-  /** chat ÷ floor for deliveries per second, and for server CPU per delivery */
-  ratio?: { deliveriesPerSecond: number; cpuPerDelivery: number }
-}
-
-async function withFloor(rooms: number, run: (target: Target) => Promise<FanoutResult>) {
-  const floor = await startFloor()
-  try {
-    return await run(floorTarget(floor.port, floor.pid, rooms))
-  } finally {
-    await floor.stop()
-  }
-}
-
-/** One chat deployment: `nodes` nodes on one fresh database (Redis between them when more than one). */
-async function withChat<T>(nodes: number, run: (nodes: Node[]) => Promise<T>): Promise<T> {
-  const database = await createDatabase()
-  const started: Node[] = []
-  try {
-    for (let i = 0; i < nodes; i++) started.push(await startNode(database, { redis: nodes > 1 }))
-    return await run(started)
-  } finally {
-    for (const node of started) await node.stop()
-    await database.drop()
-  }
-}
+export type { ModeResult }
 
 async function chatFanout(nodes: 1 | 2, rooms: number, users: number, opts: FanoutOptions) {
   return withChat(nodes, async ([streamNode, postNode = streamNode]) => {
@@ -56,20 +35,6 @@ async function chatFanout(nodes: 1 | 2, rooms: number, users: number, opts: Fano
     }
     return fanout(target, opts)
   })
-}
-
-function compared(mode: string, shape: string, chat: FanoutResult, floor?: FanoutResult): ModeResult {
-  if (!floor) return { mode, shape, chat: { ...chat } }
-  return {
-    mode,
-    shape,
-    chat: { ...chat },
-    floor: { ...floor },
-    ratio: {
-      deliveriesPerSecond: round(chat.deliveriesPerSecond / floor.deliveriesPerSecond, 2),
-      cpuPerDelivery: round(chat.serverCpuMicrosPerDelivery / floor.serverCpuMicrosPerDelivery, 2)
-    }
-  }
 }
 
 async function fanoutMode(
@@ -163,42 +128,19 @@ export const modes: Record<string, () => Promise<ModeResult>> = {
   idle: async () => {
     const count = size('IDLE_STREAMS', 10_000)
     const rooms = 100
-    const measure = async (target: Target) => {
-      const before = sample(target.pids[0]!)
-      const perRoom = Math.ceil(count / rooms)
-      const streams = await openStreams(
-        target.rooms.flatMap((roomId) =>
-          Array.from({ length: perRoom }, () => ({ port: target.streamPort, roomId, token: target.tokens[0]! }))
-        ),
-        { sampleEvery: Infinity }
+    const perRoom = Math.ceil(count / rooms)
+    const streams = (target: Target) =>
+      target.rooms.flatMap((roomId) =>
+        Array.from({ length: perRoom }, () => roomStream(target.streamPort, roomId, target.tokens[0]!))
       )
-      await sleep(2000)
-      const open = sample(target.pids[0]!)
-      // Heartbeats come every 15 s: wait for one on every stream.
-      const deadline = now() + 20_000
-      while (streams.pings.some((p) => p === 0) && now() < deadline) await sleep(250)
-      const withHeartbeat = streams.pings.filter((p) => p > 0).length
-      const settled = sample(target.pids[0]!)
-      streams.close()
-      const perStream = (rss: number) => round((rss - before.rss) / 1024 / streams.counts.length, 2)
-      return {
-        streams: streams.counts.length,
-        rssBeforeMiB: round(before.rss / 2 ** 20),
-        rssOpenMiB: round(open.rss / 2 ** 20),
-        kibPerStream: perStream(open.rss),
-        // after the first heartbeat has gone to every stream (and the garbage of opening them has had time to go)
-        kibPerStreamAfterHeartbeat: perStream(settled.rss),
-        streamsWithHeartbeat: withHeartbeat
-      }
-    }
     const chat = await withChat(1, async ([node]) => {
       const tokens = await signUp(node!.port, 1)
       const roomIds = await createRooms(node!.port, tokens, rooms)
-      return measure({ streamPort: node!.port, postPort: node!.port, pids: [node!.pid], rooms: roomIds, tokens })
+      const target = { streamPort: node!.port, postPort: node!.port, pids: [node!.pid], rooms: roomIds, tokens }
+      return idleMemory(node!.pid, streams(target))
     })
-    const floor = await startFloor()
-    const base = await measure(floorTarget(floor.port, floor.pid, rooms)).finally(() => floor.stop())
-    return { mode: 'idle', shape: `${count} idle streams over ${rooms} rooms`, chat, floor: base }
+    const floor = await withFloor(rooms, (target) => idleMemory(target.pids[0]!, streams(target)))
+    return { mode: 'idle', shape: `${count} idle streams over ${rooms} rooms`, chat, floor }
   },
 
   /**
@@ -258,5 +200,7 @@ export const modes: Record<string, () => Promise<ModeResult>> = {
       }
     })
     return { mode: 'login', shape: `${concurrent} concurrent logins`, chat }
-  }
+  },
+
+  ...userModes
 }

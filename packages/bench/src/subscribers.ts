@@ -1,6 +1,10 @@
-// The load's listening side: N SSE streams. Most only count `message` frames on the raw bytes; a sample (or, for
-// a strict run, every stream) parses frames, checks that message seqs arrive once and in order, and reads the
-// send time carried in the message text (`t=<ms since the epoch>`) for publish-to-delivery latency.
+// The load's listening side: N SSE streams, room streams (`GET /rooms/:roomId/events`, `id: <seq>`), user
+// streams (`GET /events`, `id: <cursor>`, every room of the user, then `ready`) or the floor's stand-in for a
+// user stream (one connection on several rooms). Most room streams only count `message` frames on the raw bytes;
+// a sample (or, for a strict run, every stream) parses frames, checks that each room's seqs arrive once and in
+// order, and reads the send time carried in the message text (`t=<ms since the epoch>`) for publish-to-delivery
+// latency. The room and seq are read from the event's data, which every stream kind carries, so one parser
+// serves them all; the `id:` line is kept as the stream's resumption point.
 //
 // The streams are plain TCP sockets speaking HTTP/1.1 by hand, not node:http clients: with a thousand streams
 // on one core, the client's own HTTP parsing would otherwise delay the frames it timestamps. A frame is never
@@ -11,12 +15,41 @@ import { now } from './http.ts'
 
 const MARKER = Buffer.from('event: message\n')
 const EDGE = MARKER.length - 1
+const ROOM = /"roomId":"([^"]+)"/
+const SEQ = /"seq":(\d+)/
+const SENT = /"text":"t=(\d+(?:\.\d+)?)/
 
 export interface StreamTarget {
   port: number
-  roomId: string
+  /** what is asked for: a room stream, the user stream or the floor's user stream */
+  path: string
   token: string
+  /** sent as Last-Event-ID: where the stream resumes */
+  lastEventId?: string
+  /** the stream sends `ready` once it is live (a user stream) */
+  sendsReady?: boolean
 }
+
+export const roomStream = (port: number, roomId: string, token: string): StreamTarget => ({
+  port,
+  path: `/rooms/${roomId}/events`,
+  token
+})
+
+export const userStream = (port: number, token: string, lastEventId?: string): StreamTarget => ({
+  port,
+  path: '/events',
+  token,
+  sendsReady: true,
+  ...(lastEventId === undefined ? {} : { lastEventId })
+})
+
+/** The floor's stand-in for a user stream: one connection hearing every room named (see floor.ts). */
+export const floorUserStream = (port: number, roomIds: readonly string[]): StreamTarget => ({
+  port,
+  path: `/events?rooms=${roomIds.map(encodeURIComponent).join(',')}`,
+  token: ''
+})
 
 export interface Streams {
   /** message frames counted on each stream */
@@ -24,7 +57,21 @@ export interface Streams {
   /** pings seen on each stream */
   readonly pings: number[]
   readonly latencies: number[]
-  /** parsed streams where a message seq repeated, went back or skipped */
+  /** parsed streams: when `ready` arrived (0: not yet) */
+  readonly readyAt: number[]
+  /** parsed streams: message frames counted before `ready` (a resumed stream's replay) */
+  readonly countsAtReady: number[]
+  /** parsed streams: the last `id:` seen, the point to resume from (a user stream's cursor, a room stream's seq) */
+  readonly lastIds: Array<string | undefined>
+  /** parsed streams: each room's last stored seq seen (or announced by `ready`) */
+  readonly positions: Array<Map<string, number>>
+  /** when each stream's response head arrived, from the start of openStreams */
+  readonly headMs: number[]
+  /** streams that are `ready` */
+  readonly ready: number
+  /** `reset` frames seen (a cursor the server could not resume) */
+  readonly resets: number
+  /** parsed streams where a room's seq repeated, went back or skipped, or `ready` disagreed with what came */
   readonly orderViolations: number
   readonly delivered: number
   /** time of the last counted message frame */
@@ -32,17 +79,35 @@ export interface Streams {
   close(): void
 }
 
+export interface OpenOptions {
+  /** every n-th stream parses its frames, the others count */
+  sampleEvery?: number
+  parseAll?: boolean
+  /** streams opened at once (the next batch once these have their heads) */
+  batch?: number
+  /** per stream, each room's seq it already has: the next event of the room must follow it */
+  from?: ReadonlyArray<ReadonlyMap<string, number>>
+}
+
 export async function openStreams(
   targets: StreamTarget[],
-  { sampleEvery = 20, parseAll = false }: { sampleEvery?: number; parseAll?: boolean } = {}
+  // Opened a few hundred at a time by default so that the server's accept queue is not the thing measured.
+  { sampleEvery = 20, parseAll = false, batch = 250, from }: OpenOptions = {}
 ): Promise<Streams> {
   const counts = new Array<number>(targets.length).fill(0)
   const pings = new Array<number>(targets.length).fill(0)
+  const readyAt = new Array<number>(targets.length).fill(0)
+  const countsAtReady = new Array<number>(targets.length).fill(0)
+  const lastIds = new Array<string | undefined>(targets.length).fill(undefined)
+  const positions = targets.map((_, i) => new Map(from?.[i] ?? []))
+  const headMs = new Array<number>(targets.length).fill(0)
   const latencies: number[] = []
   const sockets: net.Socket[] = []
   const violated = new Set<number>()
   let delivered = 0
   let lastDelivery = 0
+  let ready = 0
+  let resets = 0
 
   const counter = (i: number) => {
     let tail: Buffer = Buffer.alloc(0)
@@ -63,35 +128,69 @@ export async function openStreams(
 
   const parser = (i: number) => {
     let text = ''
-    let lastSeq = -1
+    const seqs = positions[i]!
+    const onFrame = (frame: string, at: number) => {
+      if (frame.startsWith(':')) {
+        if (frame === ': ping') pings[i]!++
+        return
+      }
+      let id: string | undefined
+      let event: string | undefined
+      let data = ''
+      for (const line of frame.split('\n')) {
+        if (line.startsWith('id: ')) id = line.slice(4)
+        else if (line.startsWith('event: ')) event = line.slice(7)
+        else if (line.startsWith('data: ')) data = line.slice(6)
+      }
+      if (id !== undefined) lastIds[i] = id
+      if (event === 'reset') resets++
+      if (event === 'ready') {
+        if (!readyAt[i]) ready++
+        readyAt[i] = at
+        countsAtReady[i] = counts[i]!
+        // Where the server says each room stands must be where this stream's own frames left it.
+        for (const { roomId, lastSeq } of (JSON.parse(data) as { rooms: Array<{ roomId: string; lastSeq: number }> })
+          .rooms) {
+          const seen = seqs.get(roomId)
+          if (seen !== undefined && seen !== lastSeq) violated.add(i)
+          seqs.set(roomId, lastSeq)
+        }
+        return
+      }
+      // A stored event (it has an id): the next of its room.
+      if (id === undefined) return
+      const roomId = ROOM.exec(data)?.[1]
+      const seq = Number(SEQ.exec(data)?.[1])
+      if (roomId === undefined || !Number.isInteger(seq)) {
+        violated.add(i)
+        return
+      }
+      const before = seqs.get(roomId)
+      if (before !== undefined && seq !== before + 1) violated.add(i)
+      seqs.set(roomId, seq)
+      if (event !== 'message') return
+      counts[i]!++
+      delivered++
+      lastDelivery = at
+      const sent = SENT.exec(data)?.[1]
+      if (sent) latencies.push(at - Number(sent))
+    }
     return (chunk: Buffer) => {
       const at = now()
       text += chunk.toString('utf8')
-      let end: number
-      while ((end = text.indexOf('\n\n')) !== -1) {
-        const frame = text.slice(0, end)
-        text = text.slice(end + 2)
-        if (frame === ': ping') pings[i]!++
-        if (!frame.includes('\nevent: message\n')) continue
-        counts[i]!++
-        delivered++
-        lastDelivery = at
-        const seq = Number(/^id: (\d+)/.exec(frame)?.[1])
-        if (lastSeq !== -1 && seq !== lastSeq + 1) violated.add(i)
-        lastSeq = seq
-        const sent = /"text":"t=(\d+(?:\.\d+)?)/.exec(frame)?.[1]
-        if (sent) latencies.push(at - Number(sent))
-      }
+      let start = 0
+      for (let end; (end = text.indexOf('\n\n', start)) !== -1; start = end + 2) onFrame(text.slice(start, end), at)
+      text = text.slice(start)
     }
   }
 
-  // Opened a few hundred at a time so that the server's accept queue is not the thing measured.
-  const BATCH = 250
-  for (let from = 0; from < targets.length; from += BATCH) {
+  const started = now()
+  for (let first = 0; first < targets.length; first += batch) {
     await Promise.all(
-      targets.slice(from, from + BATCH).map(async (target, k) => {
-        const i = from + k
+      targets.slice(first, first + batch).map(async (target, k) => {
+        const i = first + k
         const socket = await connectStream(target, parseAll || i % sampleEvery === 0 ? dechunk(parser(i)) : counter(i))
+        headMs[i] = now() - started
         sockets.push(socket)
       })
     )
@@ -100,6 +199,17 @@ export async function openStreams(
     counts,
     pings,
     latencies,
+    readyAt,
+    countsAtReady,
+    lastIds,
+    positions,
+    headMs,
+    get ready() {
+      return ready
+    },
+    get resets() {
+      return resets
+    },
     get orderViolations() {
       return violated.size
     },
@@ -116,7 +226,10 @@ export async function openStreams(
 }
 
 /** Sends the GET by hand; resolves with the socket once a 200 status line and headers are in. */
-function connectStream({ port, roomId, token }: StreamTarget, onBody: (chunk: Buffer) => void): Promise<net.Socket> {
+function connectStream(
+  { port, path, token, lastEventId }: StreamTarget,
+  onBody: (chunk: Buffer) => void
+): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     const socket = net.connect(port, '127.0.0.1')
     socket.setNoDelay(true)
@@ -129,7 +242,7 @@ function connectStream({ port, roomId, token }: StreamTarget, onBody: (chunk: Bu
       const status = /^HTTP\/1\.1 (\d{3})/.exec(head.subarray(0, 16).toString('latin1'))?.[1]
       if (status !== '200') {
         socket.destroy()
-        return reject(new Error(`stream on room ${roomId}: HTTP ${status}: ${head.toString('utf8', end + 4)}`))
+        return reject(new Error(`stream ${path}: HTTP ${status}: ${head.toString('utf8', end + 4)}`))
       }
       socket.on('data', onBody)
       if (head.length > end + 4) onBody(head.subarray(end + 4))
@@ -138,8 +251,10 @@ function connectStream({ port, roomId, token }: StreamTarget, onBody: (chunk: Bu
     socket.on('data', onHead)
     socket.on('error', reject)
     socket.write(
-      `GET /rooms/${roomId}/events HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\n` +
-        `authorization: Bearer ${token}\r\naccept: text/event-stream\r\n\r\n`
+      `GET ${path} HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\n` +
+        `authorization: Bearer ${token}\r\naccept: text/event-stream\r\n` +
+        (lastEventId === undefined ? '' : `last-event-id: ${lastEventId}\r\n`) +
+        '\r\n'
     )
   })
 }
