@@ -9,6 +9,7 @@ const DEFAULT = [
   'cross-node',
   'rooms',
   'user-fanout',
+  'ws-fanout',
   'user-rooms',
   'latency',
   'latency-cross',

@@ -11,6 +11,7 @@
 // split across HTTP chunks (both servers write whole frames), so counting can ignore the chunked framing; the
 // parsing streams undo it first.
 import net from 'node:net'
+import WebSocket from 'ws'
 import { now } from './http.ts'
 
 const MARKER = Buffer.from('event: message\n')
@@ -18,6 +19,9 @@ const EDGE = MARKER.length - 1
 const ROOM = /"roomId":"([^"]+)"/
 const SEQ = /"seq":(\d+)/
 const SENT = /"text":"t=(\d+(?:\.\d+)?)/
+const WS_TYPE = /^\{"type":"([^"]+)"/
+const WS_CURSOR = /"cursor":"([^"]+)"/
+const WS_EVENT_TYPE = /"seq":\d+,"type":"([^"]+)"/
 
 export interface StreamTarget {
   port: number
@@ -28,6 +32,8 @@ export interface StreamTarget {
   lastEventId?: string
   /** the stream sends `ready` once it is live (a user stream) */
   sendsReady?: boolean
+  /** the user stream over a WebSocket (`GET /ws`): one JSON message a frame */
+  websocket?: boolean
 }
 
 export const roomStream = (port: number, roomId: string, token: string): StreamTarget => ({
@@ -42,6 +48,15 @@ export const userStream = (port: number, token: string, lastEventId?: string): S
   token,
   sendsReady: true,
   ...(lastEventId === undefined ? {} : { lastEventId })
+})
+
+/** The user stream over a WebSocket. */
+export const wsStream = (port: number, token: string): StreamTarget => ({
+  port,
+  path: '/ws',
+  token,
+  sendsReady: true,
+  websocket: true
 })
 
 /** The floor's stand-in for a user stream: one connection hearing every room named (see floor.ts). */
@@ -102,7 +117,7 @@ export async function openStreams(
   const positions = targets.map((_, i) => new Map(from?.[i] ?? []))
   const headMs = new Array<number>(targets.length).fill(0)
   const latencies: number[] = []
-  const sockets: net.Socket[] = []
+  const sockets: Array<{ destroy(): void }> = []
   const violated = new Set<number>()
   let delivered = 0
   let lastDelivery = 0
@@ -142,6 +157,16 @@ export async function openStreams(
         else if (line.startsWith('event: ')) event = line.slice(7)
         else if (line.startsWith('data: ')) data = line.slice(6)
       }
+      onEvent(id, event, data, at)
+    }
+    // A WebSocket message says the same: `{"type":"event","cursor",...,"event":{"id","roomId","seq","type",...}}`.
+    const onMessage = (message: string, at: number) => {
+      const type = WS_TYPE.exec(message)?.[1]
+      if (type === 'event') onEvent(WS_CURSOR.exec(message)?.[1], WS_EVENT_TYPE.exec(message)?.[1], message, at)
+      else if (type === 'ready') onEvent(WS_CURSOR.exec(message)?.[1], 'ready', message, at)
+      else if (type === 'reset') onEvent(undefined, 'reset', message, at)
+    }
+    const onEvent = (id: string | undefined, event: string | undefined, data: string, at: number) => {
       if (id !== undefined) lastIds[i] = id
       if (event === 'reset') resets++
       if (event === 'ready') {
@@ -175,6 +200,7 @@ export async function openStreams(
       const sent = SENT.exec(data)?.[1]
       if (sent) latencies.push(at - Number(sent))
     }
+    if (targets[i]!.websocket) return (message: Buffer) => onMessage(message.toString('utf8'), now())
     return (chunk: Buffer) => {
       const at = now()
       text += chunk.toString('utf8')
@@ -189,7 +215,9 @@ export async function openStreams(
     await Promise.all(
       targets.slice(first, first + batch).map(async (target, k) => {
         const i = first + k
-        const socket = await connectStream(target, parseAll || i % sampleEvery === 0 ? dechunk(parser(i)) : counter(i))
+        const socket = target.websocket
+          ? await connectSocket(target, parser(i))
+          : await connectStream(target, parseAll || i % sampleEvery === 0 ? dechunk(parser(i)) : counter(i))
         headMs[i] = now() - started
         sockets.push(socket)
       })
@@ -256,6 +284,20 @@ function connectStream(
         (lastEventId === undefined ? '' : `last-event-id: ${lastEventId}\r\n`) +
         '\r\n'
     )
+  })
+}
+
+/** Opens the WebSocket; resolves with it once open, each message handed on (every one is parsed). */
+function connectSocket(
+  { port, token }: StreamTarget,
+  onMessage: (message: Buffer) => void
+): Promise<{ destroy(): void }> {
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(`ws://127.0.0.1:${port}/ws`, { headers: { authorization: `Bearer ${token}` } })
+    socket.on('open', () => resolve({ destroy: () => socket.terminate() }))
+    socket.on('message', (data: Buffer) => onMessage(data))
+    socket.on('unexpected-response', (_req, res) => reject(new Error(`socket /ws: HTTP ${res.statusCode}`)))
+    socket.on('error', reject)
   })
 }
 

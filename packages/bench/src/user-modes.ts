@@ -23,7 +23,7 @@ import {
   type ModeResult,
   type Target
 } from './run.ts'
-import { floorUserStream, openStreams, userStream } from './subscribers.ts'
+import { floorUserStream, openStreams, userStream, wsStream, type StreamTarget } from './subscribers.ts'
 
 const deployment = (node: Node, rooms: string[], tokens: string[]): Target => ({
   streamPort: node.port,
@@ -171,24 +171,30 @@ async function resume(node: Node, database: BenchDatabase, rooms: number, of: nu
   }
 }
 
+/** 1 room, every member on one user connection each, posts as fast as four posters go; the floor: plain fan-out. */
+async function userFanout(mode: string, connection: (port: number, token: string) => StreamTarget) {
+  const users = size('USERS', 2000)
+  const messages = size('MESSAGES', 200)
+  const concurrency = 4
+  const opts = { messagesPerRoom: messages, concurrency, strict: true }
+  const chat = await withChat(1, async ([node]) => {
+    const tokens = await signUp(node!.port, users)
+    const rooms = await createRooms(node!.port, tokens, 1)
+    const listeners = tokens.map((token) => ({ stream: connection(node!.port, token), rooms: 1 }))
+    return fanout({ ...deployment(node!, rooms, tokens.slice(0, concurrency)), listeners }, opts)
+  })
+  // The same number of streams on the floor's one room, each parsed as the user connections are.
+  const floor = await withFloor(1, (target) => fanout(target, { ...opts, streamsPerRoom: users }))
+  const kind = mode === 'ws-fanout' ? 'WebSockets' : 'user streams'
+  return compared(mode, `1 room × ${users} ${kind} × ${messages} msgs, ${concurrency} posters`, chat, floor)
+}
+
 export const userModes: Record<string, () => Promise<ModeResult>> = {
   /** 1 room, every member on one user stream each, posts as fast as four posters go; the floor: plain fan-out. */
-  'user-fanout': async () => {
-    const users = size('USERS', 2000)
-    const messages = size('MESSAGES', 200)
-    const concurrency = 4
-    const opts = { messagesPerRoom: messages, concurrency, strict: true }
-    const chat = await withChat(1, async ([node]) => {
-      const tokens = await signUp(node!.port, users)
-      const rooms = await createRooms(node!.port, tokens, 1)
-      const listeners = tokens.map((token) => ({ stream: userStream(node!.port, token), rooms: 1 }))
-      return fanout({ ...deployment(node!, rooms, tokens.slice(0, concurrency)), listeners }, opts)
-    })
-    // The same number of streams on the floor's one room, each parsed as the user streams are.
-    const floor = await withFloor(1, (target) => fanout(target, { ...opts, streamsPerRoom: users }))
-    const shape = `1 room × ${users} user streams × ${messages} msgs, ${concurrency} posters`
-    return compared('user-fanout', shape, chat, floor)
-  },
+  'user-fanout': async () => userFanout('user-fanout', userStream),
+
+  /** The user-fanout shape over WebSocket (`GET /ws`), the floor measured in the same run. */
+  'ws-fanout': async () => userFanout('ws-fanout', wsStream),
 
   /**
    * Many rooms, each user on one stream for all of theirs: `users` × `perUser` memberships spread evenly over the
