@@ -39,9 +39,18 @@ t.test('a stored room event', async (t) => {
     user: { id: ROOM_ID, username: 'alice', displayName: 'Alice', createdAt: '2026-01-01T00:00:00.000Z' },
     text: 'hi',
     clientMsgId: null,
+    replyTo: null,
+    target: null,
+    key: null,
+    editedAt: null,
+    deletedAt: null,
+    reactions: [{ key: '👍', count: 1, userIds: [ROOM_ID] }],
     createdAt: '2026-01-01T00:00:00.000Z'
   }
   t.ok(valid(event), 'a message')
+  t.ok(valid({ ...event, type: 'reaction.added', target: 1, key: '👍', reactions: null }), 'a change of it')
+  const { reactions: _dropped, ...withoutReactions } = event
+  t.notOk(valid(withoutReactions), 'the current-state fields are always there')
   t.notOk(valid({ ...event, type: 'typing' }), 'an unknown type is refused')
   t.notOk(valid({ ...event, seq: 0 }), 'seq starts at 1')
 })
