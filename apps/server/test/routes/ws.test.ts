@@ -6,7 +6,7 @@
 import t, { type Test } from 'tap'
 import { listen, openUserStream, until, WsClient, type WsMessage } from '@chat/testkit'
 import type { RoomEvent } from '@chat/contracts'
-import { as, build, signUp, type TestUser } from '../helper.ts'
+import { as, build, freshDatabase, signUp, type TestUser } from '../helper.ts'
 import { createRoom, fullHistory, joinRoom, post, range } from '../rooms-helper.ts'
 
 const app = await build(t, {
@@ -223,8 +223,13 @@ t.test('the server pings; a socket that stops answering is cut', async (t) => {
 })
 
 t.test('a socket that cannot keep up is closed, and its user resumes with every event', async (t) => {
-  const small = await build(t, { realtime: { maxBacklogBytes: 64 * 1024 } })
+  const db = await freshDatabase()
+  t.teardown(() => db.drop())
+  const small = await build(t, { database: db.options, realtime: { maxBacklogBytes: 64 * 1024 } })
   const smallBase = await listen(small)
+  // The resumption goes to a node with the default bound, on the same database.
+  const other = await build(t, { database: db.options })
+  const otherBase = await listen(other)
   const user = await signUp(small)
   const room = await createRoom(small, user)
   const slow = await WsClient.connect(smallBase, { token: user.accessToken })
@@ -239,7 +244,7 @@ t.test('a socket that cannot keep up is closed, and its user resumes with every 
     return small.realtime.hub.countForUser(user.id) === 0
   }, 'the slow socket to be dropped')
   t.ok(n > 5, `dropped after ${n} posts`)
-  const resumed = await WsClient.connect(smallBase, { token: user.accessToken, query: { cursor: lastCursor(slow) } })
+  const resumed = await WsClient.connect(otherBase, { token: user.accessToken, query: { cursor: lastCursor(slow) } })
   t.teardown(() => resumed.close())
   await ready(resumed)
   t.same(
