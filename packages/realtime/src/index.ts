@@ -2,7 +2,7 @@
 export { MemoryBus, type Bus, type BusHandler } from './bus.ts'
 export { RedisBus, type RedisBusOptions } from './redis-bus.ts'
 export { Hub, type AttachOptions, type AttachUserOptions, type HubOptions, type UserPlan } from './hub.ts'
-export { MAX_CURSOR, parseCursor, positionsOf, type CursorBase, type CursorEntry, type ParsedCursor } from './cursor.ts'
+export { parseCursor, positionsOf, type CursorBase, type CursorEntry, type ParsedCursor } from './cursor.ts'
 export type { UserStream } from './user-stream.ts'
 export { chunkedSink } from './http-sink.ts'
 export { sseCodec, wsCodec, type Codec } from './codec.ts'

@@ -5,8 +5,6 @@ import { encodeRoomDeleted, type Frame } from './frames.ts'
 import { RoomFeed, type FeedOwner, type FeedStart } from './feed.ts'
 import type { LoadEvents } from './types.ts'
 
-export { FLUSH_AT_BYTES } from './connection.ts'
-
 export interface StreamInit extends ConnectionInit, FeedStart {
   readonly roomId: string
 }

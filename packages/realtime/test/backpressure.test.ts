@@ -2,7 +2,7 @@
 // database still gives it everything once it resumes.
 import t from 'tap'
 import { Publisher, MemoryBus, type RealtimeMetrics, type StreamEndReason } from '../src/index.ts'
-import { FLUSH_AT_BYTES } from '../src/stream.ts'
+import { FLUSH_AT_BYTES } from '../src/connection.ts'
 import { MemoryDb, openStream, range, startNode } from './fixtures/harness.ts'
 import { until } from '@chat/testkit'
 
