@@ -5,6 +5,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
 import { randomBytes } from 'node:crypto'
+import { createServer, type AddressInfo } from 'node:net'
 import postgres from 'postgres'
 import { request, sleep } from './http.ts'
 
@@ -16,7 +17,18 @@ const serverDir = fileURLToPath(new URL('../../../apps/server/', import.meta.url
 const floorEntry = fileURLToPath(new URL('./floor.ts', import.meta.url))
 const pinned = spawnSync('taskset', ['--version']).status === 0
 
-let nextPort = Number(process.env.BENCH_PORT ?? 3900)
+// Ports come from the OS (a listener on port 0, closed at once), so runs side by side (CI's bench smoke on two
+// Node lines) never meet on one port; BENCH_PORT=<n> numbers them from n instead.
+let nextPort = process.env.BENCH_PORT ? Number(process.env.BENCH_PORT) : 0
+async function freePort(): Promise<number> {
+  if (nextPort > 0) return nextPort++
+  const probe = createServer().listen(0, '127.0.0.1')
+  await once(probe, 'listening')
+  const { port } = probe.address() as AddressInfo
+  probe.close()
+  await once(probe, 'close')
+  return port
+}
 // One secret for every node of a run, as a cluster shares it.
 const SECRET = randomBytes(32).toString('hex')
 
@@ -69,7 +81,7 @@ async function ready(child: ChildProcess, port: number, path: string): Promise<N
       (r) => r.status === 200,
       () => false
     )
-    if (up) return { port, pid: child.pid!, stop }
+    if (up && child.exitCode === null) return { port, pid: child.pid!, stop }
     if (i > 150 || child.exitCode !== null) {
       await stop()
       throw new Error(`process on port ${port} did not become ready`)
@@ -83,7 +95,7 @@ export async function startNode(
   database: BenchDatabase,
   { redis = false, env = {} }: { redis?: boolean; env?: Record<string, string> } = {}
 ): Promise<Node> {
-  const port = nextPort++
+  const port = await freePort()
   const child = launch(
     [serverEntry],
     {
@@ -104,6 +116,6 @@ export async function startNode(
 
 /** The floor: a bare node:http SSE broadcaster, no auth, no database (see floor.ts). */
 export async function startFloor(): Promise<Node> {
-  const port = nextPort++
+  const port = await freePort()
   return ready(launch([floorEntry], { PORT: String(port) }, process.cwd()), port, '/healthz')
 }
