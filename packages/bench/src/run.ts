@@ -249,7 +249,7 @@ export async function fanout(target: Target, opts: FanoutOptions): Promise<Fanou
   const readying = listeners.filter((l) => l.stream.sendsReady).length
   const streams = await openStreams(
     listeners.map((l) => l.stream),
-    { parseAll: strict || readying > 0 }
+    { parseAll: strict }
   )
   if (readying) await until(() => streams.ready >= readying, 30_000)
   const notReady = readying - streams.ready

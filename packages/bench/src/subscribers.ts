@@ -15,10 +15,13 @@ import WebSocket from 'ws'
 import { now } from './http.ts'
 
 const MARKER = Buffer.from('event: message\n')
+const READY = Buffer.from('event: ready\n')
 const EDGE = MARKER.length - 1
 const ROOM = /"roomId":"([^"]+)"/
 const SEQ = /"seq":(\d+)/
 const SENT = /"text":"t=(\d+(?:\.\d+)?)/
+const WS_MESSAGE = Buffer.from('"type":"message"')
+const WS_READY = Buffer.from('{"type":"ready"')
 const WS_TYPE = /^\{"type":"([^"]+)"/
 const WS_CURSOR = /"cursor":"([^"]+)"/
 const WS_EVENT_TYPE = /"seq":\d+,"type":"([^"]+)"/
@@ -133,11 +136,30 @@ export async function openStreams(
       if (tail.length && Buffer.concat([tail, chunk.subarray(0, EDGE)]).includes(MARKER)) n++
       tail = chunk.subarray(Math.max(0, chunk.length - EDGE))
       if (chunk.length < 16 && chunk.includes(': ping')) pings[i]!++
+      // A user stream's `ready` comes once, before the events that matter, in a chunk of its own.
+      if (!readyAt[i] && chunk.includes(READY)) {
+        ready++
+        readyAt[i] = now()
+        countsAtReady[i] = counts[i]!
+      }
       if (n) {
         counts[i]! += n
         delivered += n
         lastDelivery = now()
       }
+    }
+  }
+
+  // A WebSocket that is not in the sample: each message is whole, so its type is all there is to read.
+  const messageCounter = (i: number) => (message: Buffer) => {
+    if (message.includes(WS_MESSAGE)) {
+      counts[i]!++
+      delivered++
+      lastDelivery = now()
+    } else if (!readyAt[i] && message.includes(WS_READY)) {
+      ready++
+      readyAt[i] = now()
+      countsAtReady[i] = counts[i]!
     }
   }
 
@@ -216,7 +238,7 @@ export async function openStreams(
       targets.slice(first, first + batch).map(async (target, k) => {
         const i = first + k
         const socket = target.websocket
-          ? await connectSocket(target, parser(i))
+          ? await connectSocket(target, parseAll || i % sampleEvery === 0 ? parser(i) : messageCounter(i))
           : await connectStream(target, parseAll || i % sampleEvery === 0 ? dechunk(parser(i)) : counter(i))
         headMs[i] = now() - started
         sockets.push(socket)

@@ -1,22 +1,15 @@
 // How a user connection writes what it has to say: as Server-Sent Events (`GET /events`) or as WebSocket
 // messages (`GET /ws`), one JSON object a text frame. A stored event's bytes are shared by every connection of
 // its room on the node either way (the frame's body, or its JSON); only the cursor is the connection's own.
-import {
-  encodeClose,
-  encodeId,
-  encodeReady,
-  encodeReset,
-  encodeRoomDeleted,
-  encodeRoomLeft,
-  PING,
-  type Frame
-} from './frames.ts'
+import { encodeClose, encodeReady, encodeReset, encodeRoomDeleted, encodeRoomLeft, PING, type Frame } from './frames.ts'
+import type { Composed } from './outgoing.ts'
 import type { CloseReason } from './types.ts'
 
 export interface Codec {
   /** Each queued buffer is a message of its own (WebSocket), not bytes of one stream (SSE). */
   readonly messages: boolean
-  event(cursor: string, frame: Frame): Buffer[]
+  /** A stored event: the connection's cursor around the frame's shared bytes. */
+  event(cursor: string, frame: Frame): Composed
   ready(cursor: string, rooms: ReadonlyArray<{ roomId: string; lastSeq: number }>): Buffer
   reset(reason: string): Buffer
   roomDeleted(roomId: string): Buffer
@@ -28,7 +21,7 @@ export interface Codec {
 
 export const sseCodec: Codec = {
   messages: false,
-  event: (cursor, frame) => [encodeId(cursor), frame.body],
+  event: (cursor, frame) => ({ head: `id: ${cursor}\n`, body: frame.body, tail: '' }),
   ready: encodeReady,
   reset: encodeReset,
   roomDeleted: encodeRoomDeleted,
@@ -38,14 +31,10 @@ export const sseCodec: Codec = {
 }
 
 const message = (value: object) => Buffer.from(JSON.stringify(value))
-const EVENT_END = Buffer.from('}')
-
 export const wsCodec: Codec = {
   messages: true,
   // A cursor is made of characters JSON never escapes.
-  event: (cursor, frame) => [
-    Buffer.concat([Buffer.from(`{"type":"event","cursor":"${cursor}","event":`), frame.json, EVENT_END])
-  ],
+  event: (cursor, frame) => ({ head: `{"type":"event","cursor":"${cursor}","event":`, body: frame.json, tail: '}' }),
   ready: (cursor, rooms) => message({ type: 'ready', cursor, rooms }),
   reset: (reason) => message({ type: 'reset', reason }),
   roomDeleted: (roomId) => message({ type: 'room.deleted', roomId }),

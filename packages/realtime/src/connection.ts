@@ -4,6 +4,7 @@
 // this connection, never a room. A room stream (stream.ts) and a user stream (user-stream.ts) add what they
 // follow.
 import { sseCodec, type Codec } from './codec.ts'
+import { lengthOf, pack, type Outgoing } from './outgoing.ts'
 import type { CloseReason, ConnectionKind, RealtimeMetrics, StreamEndReason, StreamSink } from './types.ts'
 
 /**
@@ -39,7 +40,7 @@ export abstract class Connection {
 
   readonly #init: ConnectionInit
   readonly #sink: StreamSink
-  #pending: Buffer[] = []
+  #pending: Outgoing[] = []
   #pendingBytes = 0
   #needDrain = false
   #drainWaiter: (() => void) | null = null
@@ -86,20 +87,10 @@ export abstract class Connection {
     else this.#sink.heartbeat?.()
   }
 
-  /**
-   * Writes everything queued: one write per connection per turn, however many events (as one chunk on a byte
-   * stream, as one message each on a WebSocket).
-   */
+  /** Writes everything queued: one write per connection per turn, however many events. */
   flush(): void {
     if (this.#pendingBytes === 0 || this.closed) return
-    if (this.codec.messages) {
-      const messages = this.#pending
-      this.#pending = []
-      this.#pendingBytes = 0
-      for (const message of messages) if (!this.#sink.write(message)) this.#needDrain = true
-    } else if (!this.#sink.write(this.#takePending())) {
-      this.#needDrain = true
-    }
+    if (!this.#writeAll(this.#takePending())) this.#needDrain = true
     this.checkBacklog()
   }
 
@@ -107,12 +98,12 @@ export abstract class Connection {
   close(reason: CloseReason, notice?: Buffer): void {
     if (this.closed) return
     if (reason === 'slow_consumer') return this.#closeSlow()
-    if (notice) this.#pending.push(notice)
-    this.#pending.push(this.codec.close(reason))
-    const queued = this.codec.messages ? this.#pending : [Buffer.concat(this.#pending)]
+    if (notice) this.#queue(notice)
+    this.#queue(this.codec.close(reason))
+    const queued = this.#takePending()
     this.#finish(reason)
     if (this.#sink.destroyed) return
-    for (const bytes of queued) this.#sink.write(bytes)
+    this.#writeAll(queued)
     this.#end(reason)
   }
 
@@ -124,10 +115,9 @@ export abstract class Connection {
   /** Called once when the connection ends: a subclass drops what it holds. */
   protected abstract released(): void
 
-  /** Queues bytes for the next flush (a shared frame is queued as the same Buffer). */
-  protected enqueue(bytes: Buffer): void {
-    this.#pending.push(bytes)
-    this.#pendingBytes += bytes.length
+  /** Queues a message for the next flush (a shared frame is queued as the same Buffer). */
+  protected enqueue(message: Outgoing): void {
+    this.#queue(message)
     if (this.checkBacklog()) return
     if (this.#pendingBytes >= FLUSH_AT_BYTES) this.flush()
     else this.#init.scheduleFlush(this)
@@ -158,12 +148,21 @@ export abstract class Connection {
     if (count > 0) this.#init.metrics?.delivered(count)
   }
 
-  #takePending(): Buffer {
-    const [first] = this.#pending
-    const chunk = this.#pending.length === 1 && first ? first : Buffer.concat(this.#pending, this.#pendingBytes)
+  #queue(message: Outgoing): void {
+    this.#pending.push(message)
+    this.#pendingBytes += lengthOf(message)
+  }
+
+  #takePending(): { messages: Outgoing[]; bytes: number } {
+    const taken = { messages: this.#pending, bytes: this.#pendingBytes }
     this.#pending = []
     this.#pendingBytes = 0
-    return chunk
+    return taken
+  }
+
+  #writeAll({ messages, bytes }: { messages: Outgoing[]; bytes: number }): boolean {
+    if (this.#sink.writeAll) return this.#sink.writeAll(messages, bytes)
+    return this.#sink.write(pack(messages, bytes))
   }
 
   #wakeDrainWaiter(): void {

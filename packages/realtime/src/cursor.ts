@@ -72,6 +72,9 @@ export class CursorState {
   #index = new Map<string, number>()
   #moved = new Map<string, number>()
   #encoded: string | null = null
+  /** `1.<base id>`, and each moved room's `.<room>~`, kept while the base stands: an encode only joins them. */
+  #prefix = ''
+  #keys = new Map<string, string>()
 
   constructor(base: CursorBase, positions: ReadonlyMap<string, number>) {
     this.#base = base
@@ -93,11 +96,8 @@ export class CursorState {
 
   encode(): string {
     if (this.#encoded !== null) return this.#encoded
-    let out = `1.${this.#base.id}`
-    for (const [roomId, seq] of this.#moved) {
-      const i = this.#index.get(roomId)
-      out += `.${i === undefined ? `R${hexOf(roomId)}` : i.toString(36)}~${seq.toString(36)}`
-    }
+    let out = this.#prefix
+    for (const [roomId, seq] of this.#moved) out += this.#keyOf(roomId) + seq.toString(36)
     this.#encoded = out
     return out
   }
@@ -115,8 +115,20 @@ export class CursorState {
     this.#setBase(base, this.positions())
   }
 
+  #keyOf(roomId: string): string {
+    let key = this.#keys.get(roomId)
+    if (key === undefined) {
+      const i = this.#index.get(roomId)
+      key = `.${i === undefined ? `R${hexOf(roomId)}` : i.toString(36)}~`
+      this.#keys.set(roomId, key)
+    }
+    return key
+  }
+
   #setBase(base: CursorBase, positions: ReadonlyMap<string, number>): void {
     this.#base = base
+    this.#prefix = `1.${base.id}`
+    this.#keys = new Map()
     this.#index = new Map(base.rooms.map((roomId, i) => [roomId, i]))
     this.#moved = new Map()
     for (const [roomId, seq] of positions) {

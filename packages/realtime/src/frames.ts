@@ -34,11 +34,6 @@ export function encodeEvent(event: RoomEvent): Frame {
   }
 }
 
-/** The `id:` line a user stream puts in front of a frame's body. */
-export function encodeId(cursor: string): Buffer {
-  return Buffer.from(`id: ${cursor}\n`)
-}
-
 export function encodeRoomDeleted(roomId: string): Buffer {
   return Buffer.from(`event: room.deleted\ndata: ${JSON.stringify({ roomId })}\n\n`)
 }

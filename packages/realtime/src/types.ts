@@ -2,6 +2,7 @@
 // relies on, the reasons a stream can end, the writable it streams to, and the hooks it reports through.
 // The names themselves (event types, close reasons) are the contract's lists.
 import type { CloseReason, EndReason, EventType } from '@chat/contracts'
+import type { Outgoing } from './outgoing.ts'
 
 export type { CloseReason, EndReason }
 export type RoomEventType = EventType
@@ -35,6 +36,11 @@ export type StreamEndReason = CloseReason | 'client_closed'
  */
 export interface StreamSink {
   write(chunk: Buffer): boolean
+  /**
+   * Writes the messages in one write (one HTTP chunk, or one WebSocket frame each); `bytes` is their total
+   * length. Without it, a connection writes them packed into one Buffer.
+   */
+  writeAll?(messages: readonly Outgoing[], bytes: number): boolean
   end(): void
   /** Ends with a reason the transport can carry (a WebSocket close code); else end() is used. */
   endWith?(reason: CloseReason): void

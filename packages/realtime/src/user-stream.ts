@@ -153,7 +153,7 @@ export class UserStream extends Connection implements FeedOwner {
     const cursor = this.#cursor!
     cursor.move(frame.roomId, frame.seq)
     const id = cursor.encode()
-    for (const bytes of this.codec.event(id, frame)) this.enqueue(bytes)
+    this.enqueue(this.codec.event(id, frame))
     if (id.length > REBASE_AT) this.#rebase()
     // Close to the bound, later frames wait for the new base rather than outgrow it.
     if (id.length > MAX_CURSOR - MAX_ENTRY && this.#saving) this.#waiting ??= []

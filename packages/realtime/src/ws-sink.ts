@@ -1,14 +1,20 @@
-// A WebSocket as a connection's sink: each write one text message; the socket's own buffer counts against the
+// A WebSocket as a connection's sink: each message one text frame; the socket's own buffer counts against the
 // connection's bound; heartbeats are WebSocket pings, and a socket that did not answer the last one is cut;
 // ending carries the reason as a close code. Typed by shape, so the package needs no `ws` of its own.
+//
+// Data frames are written here, not by `ws`: a flush's messages go out framed in one Buffer and one socket
+// write, where `ws.send` makes a write (a corked writev of header and payload) per message. A server's frame
+// is unmasked (RFC 6455 5.1), so framing is a 2–10 byte header; the socket is opened without extensions
+// (perMessageDeflate off), the only case in which `ws` itself writes each frame at once, in call order, so
+// its control frames (ping, close) and these never interleave out of order.
 import type { Socket } from 'node:net'
+import { lengthOf, writeInto, type Outgoing } from './outgoing.ts'
 import type { CloseReason, StreamSink } from './types.ts'
 
 /** What this sink needs of a `ws` WebSocket. */
 export interface WebSocketLike {
   readonly readyState: number
   readonly bufferedAmount: number
-  send(data: Buffer, options: { binary: boolean }): void
   ping(): void
   close(code: number, reason: string): void
   terminate(): void
@@ -31,6 +37,46 @@ export const WS_CLOSE_CODES: Record<CloseReason, number> = {
   catch_up_failed: 1011
 }
 
+// FIN and the text opcode: each message is one whole text frame.
+const FIN_TEXT = 0x81
+
+function headerLength(length: number): number {
+  return length < 126 ? 2 : length < 65536 ? 4 : 10
+}
+
+function writeHeader(target: Buffer, at: number, length: number): number {
+  target[at] = FIN_TEXT
+  if (length < 126) {
+    target[at + 1] = length
+    return at + 2
+  }
+  if (length < 65536) {
+    target[at + 1] = 126
+    target.writeUInt16BE(length, at + 2)
+    return at + 4
+  }
+  target[at + 1] = 127
+  target.writeUInt32BE(Math.floor(length / 2 ** 32), at + 2)
+  target.writeUInt32BE(length >>> 0, at + 6)
+  return at + 10
+}
+
+/** The messages as text frames, back to back in one Buffer (`bytes`: their payloads' total length). */
+export function encodeTextFrames(messages: readonly Outgoing[], bytes: number): Buffer {
+  let total = bytes
+  const lengths = messages.map((message) => {
+    const length = lengthOf(message)
+    total += headerLength(length)
+    return length
+  })
+  const out = Buffer.allocUnsafe(total)
+  let at = 0
+  messages.forEach((message, i) => {
+    at = writeInto(out, writeHeader(out, at, lengths[i]!), message)
+  })
+  return out
+}
+
 export function wsSink(ws: WebSocketLike, socket: Socket): StreamSink {
   return new WsSink(ws, socket)
 }
@@ -49,9 +95,12 @@ class WsSink implements StreamSink {
   }
 
   write(data: Buffer): boolean {
+    return this.writeAll([data], data.length)
+  }
+
+  writeAll(messages: readonly Outgoing[], bytes: number): boolean {
     if (this.#ws.readyState !== OPEN) return false
-    this.#ws.send(data, { binary: false })
-    return !this.#socket.writableNeedDrain
+    return this.#socket.write(encodeTextFrames(messages, bytes))
   }
 
   get writableLength(): number {

@@ -116,3 +116,28 @@ t.test('drain comes from the socket, close from the response', async (t) => {
   t.ok(sink.destroyed, 'close when the client goes, and the sink is destroyed')
   t.equal(socket.listenerCount('drain'), listening - 1, 'its drain listener is gone from the socket')
 })
+
+t.test('several messages (cursor heads around shared bodies) go out as one chunk, byte for byte', async (t) => {
+  const { port, responses } = await sseServer(t)
+  const client = await rawClient(port)
+  await until(() => responses.length === 1, 'the response')
+  const sink = chunkedSink(responses[0]!)
+  const body = Buffer.from('event: message\ndata: {"text":"é"}\n\n')
+  const notice = Buffer.from('event: room.left\ndata: {}\n\n')
+  const messages = [{ head: 'id: 1.a.0~1\n', body, tail: '' }, notice, { head: 'id: 1.a.0~2\n', body, tail: '' }]
+  const text = `id: 1.a.0~1\n${body.toString('latin1')}${notice.toString('latin1')}id: 1.a.0~2\n${body.toString('latin1')}`
+  const bytes = Buffer.byteLength(text, 'latin1')
+  const socket = responses[0]!.socket!
+  let writes = 0
+  const write = socket.write.bind(socket) as (chunk: Buffer) => boolean
+  socket.write = ((chunk: Buffer) => (writes++, write(chunk))) as typeof socket.write
+  sink.writeAll!(messages, bytes)
+  t.equal(writes, 1, 'one socket write')
+  sink.end()
+  await until(() => client.body().endsWith('0\r\n\r\n'), 'the last chunk')
+  t.equal(
+    client.body(),
+    `d\r\nretry: 2000\n\n\r\n${bytes.toString(16)}\r\n${text}\r\n0\r\n\r\n`,
+    'one chunk of them all'
+  )
+})
