@@ -127,6 +127,17 @@ export async function openStreams(
   let ready = 0
   let resets = 0
 
+  const countDeliveries = (i: number, n: number, at: number) => {
+    counts[i]! += n
+    delivered += n
+    lastDelivery = at
+  }
+  const markReady = (i: number, at: number) => {
+    if (!readyAt[i]) ready++
+    readyAt[i] = at
+    countsAtReady[i] = counts[i]!
+  }
+
   const counter = (i: number) => {
     let tail: Buffer = Buffer.alloc(0)
     return (chunk: Buffer) => {
@@ -137,30 +148,15 @@ export async function openStreams(
       tail = chunk.subarray(Math.max(0, chunk.length - EDGE))
       if (chunk.length < 16 && chunk.includes(': ping')) pings[i]!++
       // A user stream's `ready` comes once, before the events that matter, in a chunk of its own.
-      if (!readyAt[i] && chunk.includes(READY)) {
-        ready++
-        readyAt[i] = now()
-        countsAtReady[i] = counts[i]!
-      }
-      if (n) {
-        counts[i]! += n
-        delivered += n
-        lastDelivery = now()
-      }
+      if (!readyAt[i] && chunk.includes(READY)) markReady(i, now())
+      if (n) countDeliveries(i, n, now())
     }
   }
 
   // A WebSocket that is not in the sample: each message is whole, so its type is all there is to read.
   const messageCounter = (i: number) => (message: Buffer) => {
-    if (message.includes(WS_MESSAGE)) {
-      counts[i]!++
-      delivered++
-      lastDelivery = now()
-    } else if (!readyAt[i] && message.includes(WS_READY)) {
-      ready++
-      readyAt[i] = now()
-      countsAtReady[i] = counts[i]!
-    }
+    if (message.includes(WS_MESSAGE)) countDeliveries(i, 1, now())
+    else if (!readyAt[i] && message.includes(WS_READY)) markReady(i, now())
   }
 
   const parser = (i: number) => {
@@ -192,9 +188,7 @@ export async function openStreams(
       if (id !== undefined) lastIds[i] = id
       if (event === 'reset') resets++
       if (event === 'ready') {
-        if (!readyAt[i]) ready++
-        readyAt[i] = at
-        countsAtReady[i] = counts[i]!
+        markReady(i, at)
         // Where the server says each room stands must be where this stream's own frames left it.
         for (const { roomId, lastSeq } of (JSON.parse(data) as { rooms: Array<{ roomId: string; lastSeq: number }> })
           .rooms) {
@@ -216,9 +210,7 @@ export async function openStreams(
       if (before !== undefined && seq !== before + 1) violated.add(i)
       seqs.set(roomId, seq)
       if (event !== 'message') return
-      counts[i]!++
-      delivered++
-      lastDelivery = at
+      countDeliveries(i, 1, at)
       const sent = SENT.exec(data)?.[1]
       if (sent) latencies.push(at - Number(sent))
     }

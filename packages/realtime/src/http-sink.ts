@@ -6,7 +6,7 @@
 // chunked (an HTTP/1.0 client) is used as it is.
 import type { ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
-import { writeAscii, writeInto, type Outgoing } from './outgoing.ts'
+import { loneBuffer, writeAllInto, writeAscii, type Outgoing } from './outgoing.ts'
 import type { StreamSink } from './types.ts'
 
 const CRLF = Buffer.from('\r\n')
@@ -44,13 +44,11 @@ class ChunkedSink implements StreamSink {
 
   /** A lone shared frame as its cached chunk; else every message copied once into one chunk. */
   writeAll(messages: readonly Outgoing[], bytes: number): boolean {
-    const [first] = messages
-    if (messages.length === 1 && Buffer.isBuffer(first)) return this.write(first)
+    const lone = loneBuffer(messages)
+    if (lone) return this.write(lone)
     const size = `${bytes.toString(16)}\r\n`
     const chunk = Buffer.allocUnsafe(size.length + bytes + 2)
-    let at = writeAscii(chunk, 0, size)
-    for (const message of messages) at = writeInto(chunk, at, message)
-    writeAscii(chunk, at, '\r\n')
+    writeAscii(chunk, writeAllInto(chunk, writeAscii(chunk, 0, size), messages), '\r\n')
     return this.#socket.write(chunk)
   }
 

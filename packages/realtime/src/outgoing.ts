@@ -38,12 +38,24 @@ export function writeInto(target: Buffer, offset: number, message: Outgoing): nu
   return writeAscii(target, at + message.body.length, message.tail)
 }
 
+/** Writes the messages back to back into `target` at `offset`; returns the offset after them. */
+export function writeAllInto(target: Buffer, offset: number, messages: readonly Outgoing[]): number {
+  let at = offset
+  for (const message of messages) at = writeInto(target, at, message)
+  return at
+}
+
+/** The lone message when it is a whole Buffer (a shared frame, to be written as it is); else null. */
+export function loneBuffer(messages: readonly Outgoing[]): Buffer | null {
+  const [first] = messages
+  return messages.length === 1 && Buffer.isBuffer(first) ? first : null
+}
+
 /** The messages as one Buffer of `bytes` bytes (a lone Buffer is itself). */
 export function pack(messages: readonly Outgoing[], bytes: number): Buffer {
-  const [first] = messages
-  if (messages.length === 1 && Buffer.isBuffer(first)) return first
+  const lone = loneBuffer(messages)
+  if (lone) return lone
   const out = Buffer.allocUnsafe(bytes)
-  let at = 0
-  for (const message of messages) at = writeInto(out, at, message)
+  writeAllInto(out, 0, messages)
   return out
 }

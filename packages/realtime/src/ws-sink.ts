@@ -62,7 +62,7 @@ function writeHeader(target: Buffer, at: number, length: number): number {
 }
 
 /** The messages as text frames, back to back in one Buffer (`bytes`: their payloads' total length). */
-export function encodeTextFrames(messages: readonly Outgoing[], bytes: number): Buffer {
+function encodeTextFrames(messages: readonly Outgoing[], bytes: number): Buffer {
   let total = bytes
   const lengths = messages.map((message) => {
     const length = lengthOf(message)
