@@ -1,5 +1,7 @@
 // Summarises a V8 CPU profile (from BENCH_PROFILE=<dir>): the functions with the most self time, and the
 // inclusive time of every function whose name matches a filter. Usage: profile.ts FILE [TOP] [FILTER]
+// PROFILE_WINDOW=<regex> keeps only the samples from the first to the last whose stack has a function matching
+// it (e.g. `#deliver.*broadcaster` for a fan-out run's measured phase, without the setup around it).
 import { readFileSync } from 'node:fs'
 
 interface ProfileNode {
@@ -21,10 +23,6 @@ const byId = new Map(profile.nodes.map((n) => [n.id, n]))
 const parent = new Map<number, number>()
 for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id)
 
-const selfTime = new Map<number, number>()
-profile.samples.forEach((id, i) => selfTime.set(id, (selfTime.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)))
-const total = [...selfTime.values()].reduce((a, b) => a + b, 0)
-
 const label = (n: ProfileNode) => {
   const { functionName, url, lineNumber } = n.callFrame
   const where = url
@@ -32,6 +30,25 @@ const label = (n: ProfileNode) => {
     : ''
   return `${functionName || '(anonymous)'} ${where}`.trim()
 }
+
+const stackMatches = (id: number, re: RegExp): boolean => {
+  for (let at: number | undefined = id; at !== undefined; at = parent.get(at))
+    if (re.test(label(byId.get(at)!))) return true
+  return false
+}
+const windowRe = process.env.PROFILE_WINDOW ? new RegExp(process.env.PROFILE_WINDOW) : null
+let first = 0
+let last = profile.samples.length - 1
+if (windowRe) {
+  const inside = profile.samples.flatMap((id, i) => (stackMatches(id, windowRe) ? [i] : []))
+  first = inside[0] ?? 0
+  last = inside.at(-1) ?? last
+}
+const selfTime = new Map<number, number>()
+profile.samples.forEach((id, i) => {
+  if (i >= first && i <= last) selfTime.set(id, (selfTime.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0))
+})
+const total = [...selfTime.values()].reduce((a, b) => a + b, 0)
 
 const self = new Map<string, number>()
 const inclusive = new Map<string, number>()
