@@ -6,12 +6,13 @@
 // latency. The room and seq are read from the event's data, which every stream kind carries, so one parser
 // serves them all; the `id:` line is kept as the stream's resumption point.
 //
-// The streams are plain TCP sockets speaking HTTP/1.1 by hand, not node:http clients: with a thousand streams
-// on one core, the client's own HTTP parsing would otherwise delay the frames it timestamps. A frame is never
+// The streams are plain TCP sockets speaking HTTP/1.1 (and the WebSocket framing) by hand, not node:http or `ws`
+// clients: with a thousand streams on one core, the client's own parsing would otherwise delay the frames it
+// timestamps, and the posts, which go out from this process too. A frame is never
 // split across HTTP chunks (both servers write whole frames), so counting can ignore the chunked framing; the
 // parsing streams undo it first.
+import { randomBytes } from 'node:crypto'
 import net from 'node:net'
-import WebSocket from 'ws'
 import { now } from './http.ts'
 
 const MARKER = Buffer.from('event: message\n')
@@ -301,18 +302,76 @@ function connectStream(
   })
 }
 
-/** Opens the WebSocket; resolves with it once open, each message handed on (every one is parsed). */
-function connectSocket(
-  { port, token }: StreamTarget,
-  onMessage: (message: Buffer) => void
-): Promise<{ destroy(): void }> {
+/**
+ * Opens the WebSocket by hand, as the streams are opened: the upgrade request on a plain TCP socket, then each
+ * text message handed on whole (the server never fragments one) and each ping answered. Resolves with the socket
+ * once the 101 and its headers are in.
+ */
+function connectSocket({ port, token }: StreamTarget, onMessage: (message: Buffer) => void): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
-    const socket = new WebSocket(`ws://127.0.0.1:${port}/ws`, { headers: { authorization: `Bearer ${token}` } })
-    socket.on('open', () => resolve({ destroy: () => socket.terminate() }))
-    socket.on('message', (data: Buffer) => onMessage(data))
-    socket.on('unexpected-response', (_req, res) => reject(new Error(`socket /ws: HTTP ${res.statusCode}`)))
+    const socket = net.connect(port, '127.0.0.1')
+    socket.setNoDelay(true)
+    let head: Buffer = Buffer.alloc(0)
+    const onHead = (chunk: Buffer) => {
+      head = Buffer.concat([head, chunk])
+      const end = head.indexOf('\r\n\r\n')
+      if (end === -1) return
+      socket.off('data', onHead)
+      const status = /^HTTP\/1\.1 (\d{3})/.exec(head.subarray(0, 16).toString('latin1'))?.[1]
+      if (status !== '101') {
+        socket.destroy()
+        return reject(new Error(`socket /ws: HTTP ${status}: ${head.toString('utf8', end + 4)}`))
+      }
+      const onFrames = deframe(socket, onMessage)
+      socket.on('data', onFrames)
+      if (head.length > end + 4) onFrames(head.subarray(end + 4))
+      resolve(socket)
+    }
+    socket.on('data', onHead)
     socket.on('error', reject)
+    socket.write(
+      `GET /ws HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\nauthorization: Bearer ${token}\r\n` +
+        `upgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-version: 13\r\n` +
+        `sec-websocket-key: ${randomBytes(16).toString('base64')}\r\n\r\n`
+    )
   })
+}
+
+const TEXT = 0x1
+const CLOSE = 0x8
+const PING = 0x9
+const PONG = 0x80 | 0xa
+
+/** Reads server frames (unmasked, RFC 6455 5.1): text messages to `onMessage`, pings answered with a pong. */
+function deframe(socket: net.Socket, onMessage: (message: Buffer) => void): (chunk: Buffer) => void {
+  let buffer: Buffer = Buffer.alloc(0)
+  return (chunk) => {
+    buffer = buffer.length ? Buffer.concat([buffer, chunk]) : chunk
+    let at = 0
+    for (;;) {
+      if (buffer.length - at < 2) break
+      const opcode = buffer[at]! & 0x0f
+      let length = buffer[at + 1]! & 0x7f
+      let start = at + 2
+      if (length === 126) {
+        if (buffer.length - at < 4) break
+        length = buffer.readUInt16BE(at + 2)
+        start = at + 4
+      } else if (length === 127) {
+        if (buffer.length - at < 10) break
+        length = buffer.readUInt32BE(at + 2) * 2 ** 32 + buffer.readUInt32BE(at + 6)
+        start = at + 10
+      }
+      if (buffer.length < start + length) break
+      const payload = buffer.subarray(start, start + length)
+      at = start + length
+      if (opcode === TEXT) onMessage(payload)
+      // A client's frames are masked; a zero key leaves the payload as it is.
+      else if (opcode === PING) socket.write(Buffer.concat([Buffer.from([PONG, 0x80 | length, 0, 0, 0, 0]), payload]))
+      else if (opcode === CLOSE) socket.end()
+    }
+    buffer = buffer.subarray(at)
+  }
 }
 
 /** Undoes Transfer-Encoding: chunked, handing each chunk's data on. */

@@ -43,6 +43,10 @@ export abstract class Connection {
   #pending: Outgoing[] = []
   #pendingBytes = 0
   #needDrain = false
+  /** The socket's unsent bytes when last looked at: they only shrink until this connection writes again. */
+  #socketBytes = 0
+  /** Set while the hub has this connection among those to flush: a delivery asks it only once. */
+  #flushScheduled = false
   #drainWaiter: (() => void) | null = null
   #expiry: NodeJS.Timeout | null = null
   #endReason: StreamEndReason | null = null
@@ -89,6 +93,7 @@ export abstract class Connection {
 
   /** Writes everything queued: one write per connection per turn, however many events. */
   flush(): void {
+    this.#flushScheduled = false
     if (this.#pendingBytes === 0 || this.closed) return
     if (!this.#writeAll(this.#takePending())) this.#needDrain = true
     this.checkBacklog()
@@ -118,14 +123,21 @@ export abstract class Connection {
   /** Queues a message for the next flush (a shared frame is queued as the same Buffer). */
   protected enqueue(message: Outgoing): void {
     this.#queue(message)
-    if (this.checkBacklog()) return
+    // The socket's count from the last look is an upper bound: only past the bound is it read again.
+    if (this.#pendingBytes + this.heldBack() + this.#socketBytes > this.#init.maxBacklogBytes && this.checkBacklog()) {
+      return
+    }
     if (this.#pendingBytes >= FLUSH_AT_BYTES) this.flush()
-    else this.#init.scheduleFlush(this)
+    else if (!this.#flushScheduled) {
+      this.#flushScheduled = true
+      this.#init.scheduleFlush(this)
+    }
   }
 
   /** Ends the connection as a slow consumer when it holds more than its bound; true if it did. */
   protected checkBacklog(): boolean {
-    if (this.#pendingBytes + this.heldBack() + this.#sink.writableLength <= this.#init.maxBacklogBytes) return false
+    this.#socketBytes = this.#sink.writableLength
+    if (this.#pendingBytes + this.heldBack() + this.#socketBytes <= this.#init.maxBacklogBytes) return false
     this.#closeSlow()
     return true
   }

@@ -71,9 +71,11 @@ export class CursorState {
   #base: CursorBase
   #index = new Map<string, number>()
   #moved = new Map<string, number>()
+  /** Each moved room's `.<room>~<seq>`, so an encode only joins them behind `1.<base id>`. */
+  #entries = new Map<string, string>()
   #encoded: string | null = null
-  /** `1.<base id>`, and each moved room's `.<room>~`, kept while the base stands: an encode only joins them. */
   #prefix = ''
+  /** Each room's `.<room>~`, kept while the base stands. */
   #keys = new Map<string, string>()
 
   constructor(base: CursorBase, positions: ReadonlyMap<string, number>) {
@@ -81,9 +83,10 @@ export class CursorState {
     this.#setBase(base, positions)
   }
 
-  /** Records that the connection's position in the room is now `seq`. */
-  move(roomId: string, seq: number): void {
+  /** Records that the connection's position in the room is now `seq` (`seq36`: the same in base 36). */
+  move(roomId: string, seq: number, seq36 = seq.toString(36)): void {
     this.#moved.set(roomId, seq)
+    this.#entries.set(roomId, this.#keyOf(roomId) + seq36)
     this.#encoded = null
   }
 
@@ -97,7 +100,7 @@ export class CursorState {
   encode(): string {
     if (this.#encoded !== null) return this.#encoded
     let out = this.#prefix
-    for (const [roomId, seq] of this.#moved) out += this.#keyOf(roomId) + seq.toString(36)
+    for (const entry of this.#entries.values()) out += entry
     this.#encoded = out
     return out
   }
@@ -131,9 +134,10 @@ export class CursorState {
     this.#keys = new Map()
     this.#index = new Map(base.rooms.map((roomId, i) => [roomId, i]))
     this.#moved = new Map()
+    this.#entries = new Map()
     for (const [roomId, seq] of positions) {
       const i = this.#index.get(roomId)
-      if (i === undefined || base.seqs[i] !== seq) this.#moved.set(roomId, seq)
+      if (i === undefined || base.seqs[i] !== seq) this.move(roomId, seq)
     }
     this.#encoded = null
   }

@@ -11,6 +11,8 @@ import type { CloseReason, RoomEvent } from './types.ts'
 export interface Frame {
   readonly roomId: string
   readonly seq: number
+  /** The seq in base 36, as cursors write it: converted once per node, not once per connection. */
+  readonly seq36: string
   readonly bytes: Buffer
   readonly body: Buffer
   /** The event's JSON alone (the same memory again), for WebSocket messages. */
@@ -27,6 +29,7 @@ export function encodeEvent(event: RoomEvent): Frame {
   return {
     roomId: event.roomId,
     seq: event.seq,
+    seq36: event.seq.toString(36),
     bytes,
     body: bytes.subarray(Buffer.byteLength(idLine)),
     json: bytes.subarray(Buffer.byteLength(head), bytes.length - 2),

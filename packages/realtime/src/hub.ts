@@ -426,7 +426,14 @@ export class Hub {
     const dirty = this.#dirty
     this.#dirty = new Set()
     const started = performance.now()
-    for (const stream of dirty) stream.flush()
+    for (const stream of dirty) {
+      // One connection's failure must not leave the others unflushed (each is asked to flush only once).
+      try {
+        stream.flush()
+      } catch (error) {
+        this.#opts.onError(error)
+      }
+    }
     // Node's HTTP responses hand their bytes to the socket in a process.nextTick queued by each write;
     // this tick runs after those, so the cost includes the system calls.
     process.nextTick(() => {

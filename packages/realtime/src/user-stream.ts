@@ -127,6 +127,7 @@ export class UserStream extends Connection implements FeedOwner {
 
   protected override heldBack(): number {
     let held = this.#waitingBytes
+    if (this.#replaying.size === 0) return held
     for (const feed of this.#replaying) held += feed.heldBytes
     return held
   }
@@ -151,7 +152,7 @@ export class UserStream extends Connection implements FeedOwner {
 
   #write(frame: Frame): void {
     const cursor = this.#cursor!
-    cursor.move(frame.roomId, frame.seq)
+    cursor.move(frame.roomId, frame.seq, frame.seq36)
     const id = cursor.encode()
     this.enqueue(this.codec.event(id, frame))
     if (id.length > REBASE_AT) this.#rebase()
