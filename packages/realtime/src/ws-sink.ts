@@ -64,16 +64,13 @@ function writeHeader(target: Buffer, at: number, length: number): number {
 /** The messages as text frames, back to back in one Buffer (`bytes`: their payloads' total length). */
 function encodeTextFrames(messages: readonly Outgoing[], bytes: number): Buffer {
   let total = bytes
-  const lengths = messages.map((message) => {
-    const length = lengthOf(message)
-    total += headerLength(length)
-    return length
-  })
+  for (let i = 0; i < messages.length; i++) total += headerLength(lengthOf(messages[i]!))
   const out = Buffer.allocUnsafe(total)
   let at = 0
-  messages.forEach((message, i) => {
-    at = writeInto(out, writeHeader(out, at, lengths[i]!), message)
-  })
+  for (let i = 0; i < messages.length; i++) {
+    const message = messages[i]!
+    at = writeInto(out, writeHeader(out, at, lengthOf(message)), message)
+  }
   return out
 }
 
