@@ -123,3 +123,37 @@ t.test('SIGKILL of the node holding the connection: offline through the other no
   t.same(presenceOf(watching, subject.id), [true, false])
   t.equal(await onlineInList(a, observer, room.id, subject.id), false, 'and offline in the member list')
 })
+
+t.test('one node: a user in many rooms comes online in paced bursts, every room told once', async (t) => {
+  const batch = 40
+  const paceMs = 150
+  const app = await build(t, { presence: { batch, paceMs } })
+  const base = await listen(app)
+  const [owner, subject] = await Promise.all([signUp(app), signUp(app)])
+  const rooms = []
+  for (let i = 0; i < 2 * batch + 10; i++) rooms.push(await createRoom(app, owner))
+  for (const room of rooms) await joinRoom(app, subject, room.id)
+  const heard: Array<{ roomId: string; at: number }> = []
+  const handlers = rooms.map((room) => {
+    const handler = (raw: string) => {
+      const msg = JSON.parse(raw) as { k: string; userId?: string }
+      if (msg.k === 'presence' && msg.userId === subject.id) heard.push({ roomId: room.id, at: performance.now() })
+    }
+    return [`room:${room.id}`, handler] as const
+  })
+  for (const [channel, handler] of handlers) await app.realtime.bus.subscribe(channel, handler)
+  t.teardown(async () => {
+    for (const [channel, handler] of handlers) await app.realtime.bus.unsubscribe(channel, handler)
+  })
+  const stream = await openUserStream(t, base, { token: subject.accessToken })
+  await ready(stream)
+  await until(() => heard.length === rooms.length, 'every room told')
+  t.same(new Set(heard.map((h) => h.roomId)).size, rooms.length, 'each room once')
+  const gaps = heard.slice(1).map((h, i) => h.at - heard[i]!.at)
+  t.ok(gaps[batch - 1]! >= paceMs - 20, `a rest after the first ${batch} (${Math.round(gaps[batch - 1]!)} ms)`)
+  t.ok(gaps[2 * batch - 1]! >= paceMs - 20, `and after the next ${batch}`)
+  t.ok(
+    gaps.slice(0, batch - 1).every((g) => g < paceMs - 20),
+    'no rest inside a burst'
+  )
+})
