@@ -1,7 +1,8 @@
 // Typing across two nodes (two apps on one database and the real Redis): the other members' room streams, user
 // streams and sockets on both nodes hear `typing: true`; a repeat within 2 s (sent to the other node) is not fanned
 // out again; `typing: false`, a post and the lapse each end it with `typing: false`; the typer's own connections
-// hear none of it; the budget is per user across nodes. The lapse is shortened to 1.5 s here (the default, 6 s, is
+// hear none of it; a typer's node that goes away leaves the lapse to the node left; the budget is per user across
+// nodes. The lapse is shortened to 1.5 s here (the default, 6 s, is
 // checked in typing.test.ts); the repeat window is the default.
 import t from 'tap'
 import { listen, openStream, openUserStream, WsClient, type SseClient } from '@chat/testkit'
@@ -87,6 +88,24 @@ t.test('start, repeat, stop, post, lapse: what the other members hear on both no
 
   t.same(heard(typerOwn), [], "the typer's own user stream heard none of it")
   t.same(heard(typerRoomStream), [], "nor the typer's own room stream")
+})
+
+t.test("the typer's node gone: the lapse is still announced, by the node left", async (t) => {
+  const c = await build(t, {
+    database: db.options,
+    config: { redisUrl: REDIS_URL },
+    typing: { ttlMs: TTL_MS }
+  })
+  const [typer, watcher] = await Promise.all([signUp(a), signUp(a)])
+  const room = await createRoom(a, typer)
+  await joinRoom(a, watcher, room.id)
+  const watching = await openUserStream(t, baseA, { token: watcher.accessToken })
+  await ready(watching)
+  t.equal((await typing(c, typer, room.id)).statusCode, 204, 'typing on a third node')
+  await watching.waitFor(() => heard(watching).length === 1, 'typing: true from the third node')
+  await c.close()
+  await watching.waitFor(() => heard(watching).length === 2, 'the lapse, announced without the third node')
+  t.same(heard(watching), [true, false])
 })
 
 t.test('members only; the budget is per user, across nodes', async (t) => {
