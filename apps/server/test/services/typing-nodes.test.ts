@@ -2,8 +2,8 @@
 // streams and sockets on both nodes hear `typing: true`; a repeat within 2 s (sent to the other node) is not fanned
 // out again; `typing: false`, a post and the lapse each end it with `typing: false`; the typer's own connections
 // hear none of it; a typer's node that goes away leaves the lapse to the node left; the budget is per user across
-// nodes. The lapse is shortened to 1.5 s here (the default, 6 s, is
-// checked in typing.test.ts); the repeat window is the default.
+// nodes. The lapse is shortened to 1.5 s here (the default, 6 s, is checked in typing.test.ts); the repeat window
+// is the default.
 import t from 'tap'
 import { listen, openStream, openUserStream, WsClient, type SseClient } from '@chat/testkit'
 import type { TypingData } from '@chat/contracts'
