@@ -32,6 +32,9 @@ import docsPlugin from './plugins/docs.ts'
 import metricsPlugin from './plugins/metrics.ts'
 import realtimePlugin, { type RealtimeOptions } from './plugins/realtime.ts'
 import streamSlotsPlugin from './plugins/stream-slots.ts'
+import nodePlugin from './plugins/node.ts'
+import presencePlugin, { type PresenceOptions } from './plugins/presence.ts'
+import typingService, { type TypingOptions } from './services/typing.ts'
 import roomsService from './services/rooms.ts'
 import usersService from './services/users.ts'
 import userStreamsService from './services/user-streams.ts'
@@ -56,6 +59,10 @@ export interface AppOptions {
   database?: DbOptions
   /** The bus and stream tuning (tests shorten the heartbeat or hand in a lossy bus). */
   realtime?: RealtimeOptions
+  /** Typing's timings (tests shorten them). */
+  typing?: TypingOptions
+  /** Presence's timings and pacing (tests shorten them); the member cap comes from the config. */
+  presence?: Omit<PresenceOptions, 'maxMembers'>
   /** Where log lines go (default: stdout); tests read them from here. */
   logStream?: DestinationStream
 }
@@ -161,12 +168,19 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(metricsPlugin)
   await app.register(dbPlugin, { database })
   await app.register(redisPlugin, { url: config.redisUrl })
+  await app.register(nodePlugin)
   await app.register(passwordsPlugin)
   await app.register(sessionsPlugin, { refreshTokenTtl: config.refreshTokenTtl })
   await app.register(authPlugin, { secret, accessTokenTtl: config.accessTokenTtl })
   await app.register(realtimePlugin, options.realtime ?? {})
   await app.register(streamSlotsPlugin, { maxStreamsPerUser: config.maxStreamsPerUser })
-  await app.register(rateLimitPlugin, { authPerMinute: config.authRateLimit, messagesPer10s: config.messageRateLimit })
+  await app.register(rateLimitPlugin, {
+    authPerMinute: config.authRateLimit,
+    messagesPer10s: config.messageRateLimit,
+    typingPer10s: config.typingRateLimit
+  })
+  await app.register(presencePlugin, { ...options.presence, maxMembers: config.presenceMaxMembers })
+  await app.register(typingService, options.typing ?? {})
   await app.register(roomsService)
   await app.register(usersService)
   await app.register(userStreamsService)

@@ -26,6 +26,10 @@ export interface Config {
   maxStreamsPerUser: number
   authRateLimit: number
   messageRateLimit: number
+  /** Typing requests per 10 seconds per user. */
+  typingRateLimit: number
+  /** Rooms with more members get no `presence` events. */
+  presenceMaxMembers: number
   /** '*' for any origin, a list of origins, or false for same-origin only. */
   corsOrigins: '*' | string[] | false
 }
@@ -141,6 +145,8 @@ export function loadConfig(env: Env = process.env): Config {
     maxStreamsPerUser: integer(env, 'MAX_STREAMS_PER_USER', 10, 1, 10_000),
     authRateLimit: integer(env, 'AUTH_RATE_LIMIT', 20, 1, 1_000_000),
     messageRateLimit: integer(env, 'MESSAGE_RATE_LIMIT', 100, 1, 1_000_000),
+    typingRateLimit: integer(env, 'TYPING_RATE_LIMIT', 50, 1, 1_000_000),
+    presenceMaxMembers: integer(env, 'PRESENCE_MAX_MEMBERS', 500, 0, 1_000_000),
     corsOrigins: corsOrigins(env)
   }
 }

@@ -34,6 +34,7 @@ export const OwnerCannotLeave = chatError(
 export const MessageNotFound = chatError('CHAT_MESSAGE_NOT_FOUND', 'No message with that seq in this room')
 export const NotAuthor = chatError('CHAT_NOT_AUTHOR', 'Only the author of the message may edit it')
 export const MessageDeleted = chatError('CHAT_MESSAGE_DELETED', 'The message is deleted')
+export const SeqOutOfRange = chatError('CHAT_SEQ_OUT_OF_RANGE', "The seq is past the room's lastSeq")
 // The contract's code for every 429; the message says which limit.
 export const TooManyStreams = chatError('CHAT_RATE_LIMITED', 'Too many open streams for this user (limit %s)')
 export const InvalidLastEventId = chatError('CHAT_INVALID_LAST_EVENT_ID', 'Last-Event-ID must be an integer ≥ 0')

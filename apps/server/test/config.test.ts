@@ -24,6 +24,8 @@ t.test('defaults with an empty environment', async (t) => {
     maxStreamsPerUser: 10,
     authRateLimit: 20,
     messageRateLimit: 100,
+    typingRateLimit: 50,
+    presenceMaxMembers: 500,
     corsOrigins: false
   })
   t.equal(loadConfig({ PORT: '', LOG_LEVEL: '  ' }).port, 3000, 'empty values are unset')
@@ -44,6 +46,8 @@ t.test('good values are read and typed', async (t) => {
     MAX_STREAMS_PER_USER: '3',
     AUTH_RATE_LIMIT: '5',
     MESSAGE_RATE_LIMIT: '50',
+    TYPING_RATE_LIMIT: '20',
+    PRESENCE_MAX_MEMBERS: '0',
     CORS_ORIGINS: 'https://app.example.com,http://localhost:5173'
   })
   t.match(config, {
@@ -60,6 +64,8 @@ t.test('good values are read and typed', async (t) => {
     maxStreamsPerUser: 3,
     authRateLimit: 5,
     messageRateLimit: 50,
+    typingRateLimit: 20,
+    presenceMaxMembers: 0,
     corsOrigins: ['https://app.example.com', 'http://localhost:5173']
   })
   t.equal(loadConfig({ TRUST_PROXY: 'true' }).trustProxy, true)
@@ -101,7 +107,9 @@ t.test('each bad value is a ConfigError naming its variable', async (t) => {
     [{ REFRESH_TOKEN_TTL: 'forever' }, 'REFRESH_TOKEN_TTL'],
     [{ MAX_STREAMS_PER_USER: '0' }, 'MAX_STREAMS_PER_USER'],
     [{ AUTH_RATE_LIMIT: '0' }, 'AUTH_RATE_LIMIT'],
-    [{ MESSAGE_RATE_LIMIT: 'lots' }, 'MESSAGE_RATE_LIMIT']
+    [{ MESSAGE_RATE_LIMIT: 'lots' }, 'MESSAGE_RATE_LIMIT'],
+    [{ TYPING_RATE_LIMIT: '0' }, 'TYPING_RATE_LIMIT'],
+    [{ PRESENCE_MAX_MEMBERS: '-1' }, 'PRESENCE_MAX_MEMBERS']
   ]
   for (const [env, variable] of cases) {
     let caught: unknown

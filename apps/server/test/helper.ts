@@ -70,9 +70,12 @@ async function openPgliteTemplate(): Promise<PGlite> {
   return template
 }
 
-/** A new, migrated, empty database of the kind TEST_DB names. */
-export async function freshDatabase(): Promise<FreshDatabase> {
-  if (TEST_DB === 'pglite') {
+/**
+ * A new, migrated, empty database of the kind TEST_DB names (or of `kind`: a test that runs a node in another
+ * process needs PostgreSQL whatever TEST_DB says, PGlite being one process's database).
+ */
+export async function freshDatabase(kind: 'postgres' | 'pglite' = TEST_DB): Promise<FreshDatabase> {
+  if (kind === 'pglite') {
     pgliteTemplate ??= openPgliteTemplate()
     const client = (await (await pgliteTemplate).clone()) as PGlite
     // A test may close the client itself (to take the database away); closing twice throws.

@@ -9,7 +9,17 @@ type Caller = { auth: { authorization: string } }
 export const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 /** A well-formed id no room has. */
 export const MISSING_ID = '00000000-0000-4000-8000-000000000000'
-export const ROOM_KEYS = ['createdAt', 'id', 'lastSeq', 'memberCount', 'name', 'ownerId', 'topic']
+export const ROOM_KEYS = [
+  'createdAt',
+  'id',
+  'lastReadSeq',
+  'lastSeq',
+  'memberCount',
+  'name',
+  'ownerId',
+  'topic',
+  'unreadCount'
+]
 export const EVENT_KEYS = [
   'clientMsgId',
   'createdAt',

@@ -17,7 +17,9 @@ const DEFAULT = [
   'idle-user',
   'resume',
   'post',
-  'login'
+  'login',
+  'rooms-mine',
+  'typing-storm'
 ]
 const asked = process.argv.slice(2)
 const unknown = asked.filter((m) => !(m in modes))
@@ -37,7 +39,10 @@ for (const name of asked.length ? asked : DEFAULT) {
 type Checked = Partial<
   Record<'lost' | 'duplicated' | 'outOfOrderStreams' | 'notReady' | 'readyEarly' | 'resets', number>
 >
-const checked = results.flatMap((r) => [r.chat, r.floor, (r.chat as { crossNode?: Checked }).crossNode]) as Checked[]
+const checked = results.flatMap((r) => {
+  const c = r.chat as { crossNode?: Checked; withTyping?: Checked; withoutTyping?: Checked }
+  return [r.chat, r.floor, c.crossNode, c.withTyping, c.withoutTyping]
+}) as Checked[]
 const broken = checked.filter(
   (f) => f && (f.lost || f.duplicated || f.outOfOrderStreams || f.notReady || f.readyEarly || f.resets)
 )
@@ -138,6 +143,40 @@ if (resumes.length) {
     '\n| mode | shape | replayed | ready | s to all ready | ready p50 / p99 ms | replayed/s | CPU µs per event | CPU ms per stream | transactions per stream | rows fetched per stream | peak RSS MiB |\n' +
       '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n' +
       resumes.join('\n') +
+      '\n'
+  )
+}
+// Read state and typing (state-modes.ts).
+type Get = { requests: number; latencyMs: Record<string, number>; transactionsPerRequest: number }
+const mine = results
+  .filter((r) => r.mode === 'rooms-mine')
+  .map((r) => {
+    const c = r.chat as { many: Get; one: Get; wrongUnreadCounts: number }
+    const row = (label: string, g: Get) =>
+      `| ${label} | ${g.requests} | ${g.latencyMs.p50} / ${g.latencyMs.p99} | ${g.transactionsPerRequest} |`
+    return [row(`${r.shape}: many rooms`, c.many), row('1 room', c.one)].join('\n')
+  })
+if (mine.length) {
+  process.stdout.write(
+    '\n| rooms-mine | requests | p50 / p99 ms | transactions per request |\n| --- | --- | --- | --- |\n' +
+      mine.join('\n') +
+      '\n'
+  )
+}
+type Stormed = { latencyMs: Record<string, number>; typingRequests: number; delivered: number; expected: number }
+const storms = results
+  .filter((r) => r.mode === 'typing-storm')
+  .map((r) => {
+    const c = r.chat as { withTyping: Stormed; withoutTyping: Stormed; latencyP99Ratio: number }
+    const w = c.withTyping
+    const q = c.withoutTyping
+    return `| ${r.shape} | ${w.delivered}/${w.expected} | ${w.typingRequests} | ${w.latencyMs.p50} / ${w.latencyMs.p99} | ${q.latencyMs.p50} / ${q.latencyMs.p99} | ${c.latencyP99Ratio} |`
+  })
+if (storms.length) {
+  process.stdout.write(
+    '\n| typing-storm | delivered | typing requests | p50 / p99 ms with typing | without | p99 ratio |\n' +
+      '| --- | --- | --- | --- | --- | --- |\n' +
+      storms.join('\n') +
       '\n'
   )
 }

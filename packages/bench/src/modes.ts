@@ -18,6 +18,7 @@ import {
   type Target
 } from './run.ts'
 import { roomStream } from './subscribers.ts'
+import { stateModes } from './state-modes.ts'
 import { userModes } from './user-modes.ts'
 
 export type { ModeResult }
@@ -202,5 +203,6 @@ export const modes: Record<string, () => Promise<ModeResult>> = {
     return { mode: 'login', shape: `${concurrent} concurrent logins`, chat }
   },
 
-  ...userModes
+  ...userModes,
+  ...stateModes
 }

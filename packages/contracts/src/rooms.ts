@@ -22,7 +22,14 @@ export const Room = Type.Object({
   ownerId: Uuid,
   createdAt: Timestamp,
   memberCount: Type.Integer(),
-  lastSeq: Type.Integer({ description: 'seq of the newest stored event; 0 for a new room' })
+  lastSeq: Type.Integer({ description: 'seq of the newest stored event; 0 for a new room' }),
+  lastReadSeq: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()], {
+    description: "the caller's read marker (the seq they have read up to); null when the caller is not a member"
+  }),
+  unreadCount: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()], {
+    description:
+      'message events by other users after the marker that are not deleted; null when the caller is not a member'
+  })
 })
 export type Room = Static<typeof Room>
 
@@ -74,7 +81,9 @@ export type RoomEvent = Static<typeof RoomEvent>
 export const Member = Type.Object({
   user: User,
   role: Type.Union([Type.Literal('owner'), Type.Literal('member')]),
-  joinedAt: Timestamp
+  joinedAt: Timestamp,
+  lastReadSeq: Type.Integer({ minimum: 0, description: "the member's read marker" }),
+  online: Type.Boolean({ description: 'at least one stream or WebSocket of theirs is open on some node' })
 })
 export type Member = Static<typeof Member>
 
@@ -130,6 +139,30 @@ export const ReactBody = Type.Object(
   { additionalProperties: false }
 )
 export type ReactBody = Static<typeof ReactBody>
+
+export const ReadBody = Type.Object(
+  {
+    roomId: Uuid,
+    seq: Type.Integer({
+      minimum: 0,
+      maximum: MAX_SEQ,
+      description: "read up to this seq; a lower one than the marker changes nothing; past the room's lastSeq: 400"
+    })
+  },
+  { additionalProperties: false }
+)
+export type ReadBody = Static<typeof ReadBody>
+
+export const TypingBody = Type.Object(
+  {
+    roomId: Uuid,
+    typing: Type.Optional(
+      Type.Boolean({ default: true, description: 'true (default): typing for the next 6 s; false: stopped' })
+    )
+  },
+  { additionalProperties: false }
+)
+export type TypingBody = Static<typeof TypingBody>
 
 export const RoomParams = Type.Object({ roomId: Uuid }, { additionalProperties: false })
 export type RoomParams = Static<typeof RoomParams>

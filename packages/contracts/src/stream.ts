@@ -3,6 +3,7 @@
 // describes it.
 import { Type, type Static } from 'typebox'
 import { OneOf, Uuid } from './common.ts'
+import { User } from './users.ts'
 import { CLOSE_REASONS, END_REASONS, RESET_REASONS } from './vocabulary.ts'
 
 export const CloseReason = OneOf(CLOSE_REASONS, { description: 'why the server ended the stream' })
@@ -64,3 +65,24 @@ export const ResetReason = OneOf(RESET_REASONS, { description: 'why the cursor c
 /** `event: reset`: the cursor cannot be resumed; the stream goes on as a fresh start (reload history). */
 export const ResetData = Type.Object({ reason: ResetReason }, { additionalProperties: false })
 export type ResetData = Static<typeof ResetData>
+
+/** `event: typing` (unstored): another member started (true) or stopped (false) typing in the room. */
+export const TypingData = Type.Object(
+  { roomId: Uuid, user: User, typing: Type.Boolean() },
+  { additionalProperties: false }
+)
+export type TypingData = Static<typeof TypingData>
+
+/** `event: presence` (unstored): a member of the room came online or went offline. */
+export const PresenceData = Type.Object(
+  { roomId: Uuid, userId: Uuid, online: Type.Boolean() },
+  { additionalProperties: false }
+)
+export type PresenceData = Static<typeof PresenceData>
+
+/** `event: read` (unstored, to the reader's own connections): their read marker in the room moved to seq. */
+export const ReadData = Type.Object(
+  { roomId: Uuid, seq: Type.Integer({ minimum: 0 }) },
+  { additionalProperties: false }
+)
+export type ReadData = Static<typeof ReadData>

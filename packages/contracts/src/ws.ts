@@ -2,8 +2,8 @@
 // reply) and the messages the server sends, one JSON object a text frame. The events are the user stream's.
 import { Type, type Static } from 'typebox'
 import { ErrorBody, Uuid } from './common.ts'
-import { PostMessageBody, RoomEvent } from './rooms.ts'
-import { CloseReason, Cursor, ReadyData, ResetReason } from './stream.ts'
+import { PostMessageBody, ReadBody, RoomEvent, TypingBody } from './rooms.ts'
+import { CloseReason, Cursor, PresenceData, ReadData, ReadyData, ResetReason, TypingData } from './stream.ts'
 
 export const CommandId = Type.Union([Type.Integer(), Type.String({ maxLength: 64 })], {
   description: 'any integer or a string of at most 64 characters; its reply carries it back'
@@ -22,13 +22,13 @@ export const PingCommand = Type.Object(
 )
 
 export const TypingCommand = Type.Object(
-  { id: CommandId, type: Type.Literal('typing'), roomId: Uuid, typing: Type.Optional(Type.Boolean()) },
-  { additionalProperties: false }
+  { id: CommandId, type: Type.Literal('typing'), ...TypingBody.properties },
+  { additionalProperties: false, description: 'POST /rooms/typing over the socket; result null' }
 )
 
 export const ReadCommand = Type.Object(
-  { id: CommandId, type: Type.Literal('read'), roomId: Uuid, seq: Type.Integer({ minimum: 0 }) },
-  { additionalProperties: false }
+  { id: CommandId, type: Type.Literal('read'), ...ReadBody.properties },
+  { additionalProperties: false, description: 'POST /rooms/read over the socket; result null' }
 )
 
 export const WsCommand = Type.Union([MessageCommand, TypingCommand, ReadCommand, PingCommand])
@@ -56,6 +56,9 @@ export const WsReplyError = Type.Object({
     retryAfter: Type.Optional(Type.Integer({ description: 'on a 429: seconds to wait' }))
   })
 })
+export const WsTypingMessage = Type.Object({ type: Type.Literal('typing'), ...TypingData.properties })
+export const WsPresenceMessage = Type.Object({ type: Type.Literal('presence'), ...PresenceData.properties })
+export const WsReadMessage = Type.Object({ type: Type.Literal('read'), ...ReadData.properties })
 export const WsCloseMessage = Type.Object({ type: Type.Literal('close'), reason: CloseReason })
 
 export const WsServerMessage = Type.Union([
@@ -63,6 +66,9 @@ export const WsServerMessage = Type.Union([
   WsReadyMessage,
   WsResetMessage,
   WsRoomGoneMessage,
+  WsTypingMessage,
+  WsPresenceMessage,
+  WsReadMessage,
   WsReplyOk,
   WsReplyError,
   WsCloseMessage

@@ -28,6 +28,7 @@ export {
   isNull,
   like,
   lt,
+  lte,
   ne,
   sql,
   View

@@ -100,7 +100,10 @@ export const memberships = pgTable(
       .notNull()
       .references(() => users.id),
     role: text('role', { enum: ['owner', 'member'] }).notNull(),
-    joinedAt: timestamp('joined_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow()
+    joinedAt: timestamp('joined_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    // The member's read marker: the seq of the last event they have read. Only ever moved forward; a join sets
+    // it to the member's own member.joined, so what came before they joined is not unread.
+    lastReadSeq: bigint('last_read_seq', { mode: 'number' }).notNull().default(0)
   },
   (t) => [primaryKey({ columns: [t.roomId, t.userId] }), index('memberships_user').on(t.userId, t.roomId)]
 )
@@ -138,6 +141,10 @@ export const roomEvents = pgTable(
       .on(t.roomId, t.target, t.type)
       .where(sql`${t.target} is not null`),
     uniqueIndex('room_events_seq').on(t.roomId, t.seq),
+    // Unread counts: the messages of a room past a seq that are not deleted, counted from the index alone.
+    index('room_events_live_messages')
+      .on(t.roomId, t.seq, t.userId)
+      .where(sql`${t.type} = 'message' and ${t.deletedAt} is null`),
     uniqueIndex('room_events_client_msg')
       .on(t.roomId, t.userId, t.clientMsgId)
       .where(sql`${t.clientMsgId} is not null`),

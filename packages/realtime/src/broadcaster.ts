@@ -3,7 +3,8 @@
 // whatever it missed from the database, so every local stream sees each event once, in order.
 import type { Bus } from './bus.ts'
 import { encodeEvent, type Frame } from './frames.ts'
-import { parseRoomMessage, roomChannel, type RoomMessage } from './protocol.ts'
+import { parseRoomMessage, roomChannel, type RoomMessage, type RoomNoticeMessage } from './protocol.ts'
+import { Notice } from './notice.ts'
 import type { Subscriber } from './feed.ts'
 import type { ErrorHandler, LoadEvents, RealtimeMetrics } from './types.ts'
 
@@ -107,6 +108,8 @@ export class Broadcaster {
       this.#opts.onError(error)
       return
     }
+    // Notices are not part of the log: they go out at once, never behind a gap fill, and are never read back.
+    if (msg.k === 'typing' || msg.k === 'presence') return this.#notify(msg)
     if (msg.k === 'event') {
       if (this.#positioned && msg.e.seq <= this.#position) return
       this.#known = Math.max(this.#known, msg.e.seq)
@@ -150,7 +153,17 @@ export class Broadcaster {
     }
   }
 
+  #notify(msg: RoomNoticeMessage): void {
+    if (this.#disposed || this.subscribers.size === 0) return
+    const notice =
+      msg.k === 'typing'
+        ? new Notice('typing', { roomId: msg.roomId, user: msg.user, typing: msg.typing }, msg.user.id)
+        : new Notice('presence', { roomId: msg.roomId, userId: msg.userId, online: msg.online }, msg.userId)
+    for (const subscriber of this.subscribers) subscriber.notify(notice)
+  }
+
   async #handle(msg: RoomMessage): Promise<void> {
+    if (msg.k === 'typing' || msg.k === 'presence') return
     if (msg.k === 'room.deleted') {
       for (const subscriber of this.subscribers) subscriber.roomDeleted()
       return

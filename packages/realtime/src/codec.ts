@@ -2,6 +2,7 @@
 // messages (`GET /ws`), one JSON object a text frame. A stored event's bytes are shared by every connection of
 // its room on the node either way (the frame's body, or its JSON); only the cursor is the connection's own.
 import { encodeClose, encodeReady, encodeReset, encodeRoomDeleted, encodeRoomLeft, PING, type Frame } from './frames.ts'
+import type { Notice } from './notice.ts'
 import type { Composed } from './outgoing.ts'
 import type { CloseReason } from './types.ts'
 
@@ -15,6 +16,8 @@ export interface Codec {
   roomDeleted(roomId: string): Buffer
   roomLeft(roomId: string): Buffer
   close(reason: CloseReason): Buffer
+  /** An unstored notice (typing, presence, read): the node's shared bytes for this transport. */
+  notice(notice: Notice): Buffer
   /** A keep-alive written as data; null when the transport has its own (WebSocket pings). */
   readonly ping: Buffer | null
 }
@@ -27,6 +30,7 @@ export const sseCodec: Codec = {
   roomDeleted: encodeRoomDeleted,
   roomLeft: encodeRoomLeft,
   close: encodeClose,
+  notice: (notice) => notice.sse,
   ping: PING
 }
 
@@ -40,5 +44,6 @@ export const wsCodec: Codec = {
   roomDeleted: (roomId) => message({ type: 'room.deleted', roomId }),
   roomLeft: (roomId) => message({ type: 'room.left', roomId }),
   close: (reason) => message({ type: 'close', reason }),
+  notice: (notice) => notice.ws,
   ping: null
 }

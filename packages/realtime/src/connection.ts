@@ -4,6 +4,7 @@
 // this connection, never a room. A room stream (stream.ts) and a user stream (user-stream.ts) add what they
 // follow.
 import { sseCodec, type Codec } from './codec.ts'
+import type { Notice } from './notice.ts'
 import { lengthOf, pack, type Outgoing } from './outgoing.ts'
 import type { CloseReason, ConnectionKind, RealtimeMetrics, StreamEndReason, StreamSink } from './types.ts'
 
@@ -89,6 +90,11 @@ export abstract class Connection {
     if (this.closed) return
     if (this.codec.ping) this.enqueue(this.codec.ping)
     else this.#sink.heartbeat?.()
+  }
+
+  /** An unstored notice (typing, presence, read), queued in order with the rest. */
+  notify(notice: Notice): void {
+    if (!this.closed) this.enqueue(this.codec.notice(notice))
   }
 
   /** Writes everything queued: one write per connection per turn, however many events. */

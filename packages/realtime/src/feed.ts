@@ -3,12 +3,15 @@
 // back, then releases those the replay did not already send: no gap and no duplicate at the seam. A room
 // stream has one feed, a user stream one per room it follows.
 import { encodeEvent, type Frame } from './frames.ts'
+import type { Notice } from './notice.ts'
 import type { RoomEvent } from './types.ts'
 
 /** What a broadcaster delivers to. */
 export interface Subscriber {
   /** A live frame of the room; returns whether it went to the client now. */
   send(frame: Frame): boolean
+  /** An unstored notice of the room (typing, presence): to the client at once, even during a replay. */
+  notify(notice: Notice): void
   roomDeleted(): void
   /** The room could not read what it missed from the database in time. */
   catchUpFailed(): void
@@ -20,6 +23,7 @@ export interface FeedOwner {
   readonly closed: boolean
   /** A stored event of the feed's room, in order and once: to the client. */
   output(feed: RoomFeed, frame: Frame): void
+  notify(notice: Notice): void
   /** The feed holds more (or fewer) frames back; the owner checks its bound. */
   holding(): void
   /** The owner's member.left went out: the owner stops following the room. */
@@ -85,6 +89,10 @@ export class RoomFeed implements Subscriber {
       return false
     }
     return this.#deliver(frame)
+  }
+
+  notify(notice: Notice): void {
+    if (notice.from !== this.#owner.userId && !this.#owner.closed) this.#owner.notify(notice)
   }
 
   roomDeleted(): void {

@@ -20,6 +20,7 @@ import {
   userChannel,
   type EndStreamsFilter
 } from './protocol.ts'
+import { Notice } from './notice.ts'
 import { Stream } from './stream.ts'
 import type { CloseReason, ErrorHandler, LoadEvents, LoadEventsMany, RealtimeMetrics, StreamSink } from './types.ts'
 import { UserStream } from './user-stream.ts'
@@ -85,6 +86,8 @@ export interface AttachUserOptions {
 
 interface UserChannel {
   readonly streams: Set<UserStream>
+  /** The highest read marker passed on per room: a marker only moves forward, whatever order the bus keeps. */
+  readonly reads: Map<string, number>
   readonly subscribed: Promise<void>
   readonly handler: BusHandler
 }
@@ -370,6 +373,7 @@ export class Hub {
     const handler: BusHandler = (raw) => this.#onUser(userId, raw)
     const channel: UserChannel = {
       streams: new Set(),
+      reads: new Map(),
       handler,
       subscribed: this.#opts.bus.subscribe(userChannel(userId), handler)
     }
@@ -377,7 +381,10 @@ export class Hub {
     return channel
   }
 
-  /** A room the user joined or created on any node: every local user stream of theirs follows it from there. */
+  /**
+   * A room the user joined or created on any node: every local user stream of theirs follows it from there. A
+   * read marker that moved: every local user stream of theirs is told.
+   */
   #onUser(userId: string, raw: string): void {
     let msg
     try {
@@ -386,8 +393,16 @@ export class Hub {
       this.#opts.onError(error)
       return
     }
+    const channel = this.#users.get(userId)
+    if (msg.k === 'read') {
+      if (!channel || (channel.reads.get(msg.roomId) ?? -1) >= msg.seq) return
+      channel.reads.set(msg.roomId, msg.seq)
+      const notice = new Notice('read', { roomId: msg.roomId, seq: msg.seq }, null)
+      for (const stream of channel.streams) stream.notify(notice)
+      return
+    }
     const load = this.#opts.loadEventsMany
-    for (const stream of this.#users.get(userId)?.streams ?? []) {
+    for (const stream of channel?.streams ?? []) {
       if (stream.closed || stream.feeds.has(msg.roomId) || !load) continue
       void this.#follow(stream, msg.roomId, Math.max(0, msg.seq - 1)).then(
         (feed) => (feed ? stream.replay([feed], load, this.#opts.pageSize) : undefined),

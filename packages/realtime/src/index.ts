@@ -7,7 +7,16 @@ export type { UserStream } from './user-stream.ts'
 export { chunkedSink } from './http-sink.ts'
 export { sseCodec, wsCodec, type Codec } from './codec.ts'
 export { wsSink, WS_CLOSE_CODES, type WebSocketLike } from './ws-sink.ts'
-export { CONTROL_CHANNEL, Publisher, roomChannel, userChannel, type EndStreamsFilter } from './protocol.ts'
+export {
+  CONTROL_CHANNEL,
+  Publisher,
+  roomChannel,
+  userChannel,
+  type EndStreamsFilter,
+  type RoomNoticeMessage,
+  type TypingUser
+} from './protocol.ts'
+export { Notice, type NoticeType } from './notice.ts'
 export type { Stream } from './stream.ts'
 export { CONNECTION_KINDS } from './types.ts'
 export type {

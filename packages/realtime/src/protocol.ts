@@ -22,10 +22,29 @@ export interface JoinedMessage {
   readonly seq: number
 }
 
-/** A stored event (`t`: when it was published, ms epoch) or a room deletion, on `room:<id>`. */
+/** The user's read marker in the room moved to `seq`: for their own connections. */
+export interface ReadMessage {
+  readonly k: 'read'
+  readonly roomId: string
+  readonly seq: number
+}
+
+/** The author of a typing notice, as the contract's User (carried as it is into the notice). */
+export interface TypingUser {
+  readonly id: string
+  readonly [field: string]: unknown
+}
+
+/** Unstored news of the room: a member typing or not, a member online or not. Never stored, never replayed. */
+export type RoomNoticeMessage =
+  | { readonly k: 'typing'; readonly roomId: string; readonly user: TypingUser; readonly typing: boolean }
+  | { readonly k: 'presence'; readonly roomId: string; readonly userId: string; readonly online: boolean }
+
+/** A stored event (`t`: when it was published, ms epoch), a room deletion or a notice, on `room:<id>`. */
 export type RoomMessage =
   | { readonly k: 'event'; readonly t: number; readonly e: RoomEvent }
   | { readonly k: 'room.deleted'; readonly roomId: string }
+  | RoomNoticeMessage
 
 /** Streams to end: those of the listed sessions, and/or all of a user's but one session's. */
 export interface EndStreamsFilter {
@@ -78,12 +97,27 @@ export function parseRoomMessage(raw: string, roomId: string): RoomMessage {
     return { k: 'event', t: msg.t, e: msg.e }
   }
   if (msg.k === 'room.deleted' && msg.roomId === roomId) return { k: 'room.deleted', roomId }
+  if (msg.k === 'typing' && msg.roomId === roomId && typeof msg.typing === 'boolean' && isObject(msg.user)) {
+    const user = msg.user
+    if (typeof user.id === 'string') return { k: 'typing', roomId, user: { ...user, id: user.id }, typing: msg.typing }
+  }
+  if (
+    msg.k === 'presence' &&
+    msg.roomId === roomId &&
+    typeof msg.userId === 'string' &&
+    typeof msg.online === 'boolean'
+  ) {
+    return { k: 'presence', roomId, userId: msg.userId, online: msg.online }
+  }
   throw new Error(`malformed message on ${roomChannel(roomId)}`)
 }
 
 /** Parses a message of `user:<id>`; throws when it is malformed. */
-export function parseUserMessage(raw: string): JoinedMessage {
+export function parseUserMessage(raw: string): JoinedMessage | ReadMessage {
   const msg = parseJson(raw)
+  if (msg.k === 'read' && typeof msg.roomId === 'string' && Number.isSafeInteger(msg.seq) && (msg.seq as number) >= 0) {
+    return { k: 'read', roomId: msg.roomId, seq: msg.seq as number }
+  }
   if (
     msg.k === 'joined' &&
     typeof msg.roomId === 'string' &&
@@ -129,6 +163,17 @@ export class Publisher {
   publishJoined(userId: string, roomId: string, seq: number): Promise<void> {
     const msg: JoinedMessage = { k: 'joined', roomId, seq }
     return this.#bus.publish(userChannel(userId), JSON.stringify(msg))
+  }
+
+  /** The user's connections on every node hear that their read marker in the room moved to `seq`. */
+  publishRead(userId: string, roomId: string, seq: number): Promise<void> {
+    const msg: ReadMessage = { k: 'read', roomId, seq }
+    return this.#bus.publish(userChannel(userId), JSON.stringify(msg))
+  }
+
+  /** A notice to every node's connections of the room (its subject's own connections left out). */
+  publishNotice(msg: RoomNoticeMessage): Promise<void> {
+    return this.#bus.publish(roomChannel(msg.roomId), JSON.stringify(msg))
   }
 
   publishRoomDeleted(roomId: string): Promise<void> {

@@ -1,6 +1,7 @@
 // Rate limits: registration, login and refresh share one budget per client address; posting, editing, deleting
-// and reacting (over REST or WebSocket) share one budget per user. Routes opt in with
-// `config: { rateLimit: app.rateLimits.auth }`; WebSocket commands check `app.rateLimits.messageBudget`. The
+// and reacting (over REST or WebSocket) share one budget per user; typing (REST or WebSocket) has one of its own
+// per user. Routes opt in with `config: { rateLimit: app.rateLimits.auth }`; WebSocket commands check
+// `app.rateLimits.messageBudget` / `typingBudget`. The
 // client address is the socket's unless TRUST_PROXY says which proxies may set X-Forwarded-For. With Redis (the
 // redis plugin's commands connection) the budgets are cluster-wide; without it they live in one map of this node's.
 import fp from 'fastify-plugin'
@@ -12,15 +13,21 @@ import { MemoryStore, redisStore } from '../rate-limit-stores.ts'
 export interface RateLimitPluginOptions {
   authPerMinute: number
   messagesPer10s: number
+  /** Typing requests per 10 seconds per user (default 50). */
+  typingPer10s?: number
 }
+
+/** Counts one use of a budget by the request's user; resolves with the seconds to wait, or 0. */
+export type Budget = (request: FastifyRequest) => Promise<number>
 
 declare module 'fastify' {
   interface FastifyInstance {
     rateLimits: {
       auth: RateLimitOptions
       message: RateLimitOptions
-      /** Counts one message-budget use by the request's user; resolves with the seconds to wait, or 0. */
-      messageBudget: (request: FastifyRequest) => Promise<number>
+      typing: RateLimitOptions
+      messageBudget: Budget
+      typingBudget: Budget
     }
   }
 }
@@ -40,13 +47,24 @@ export default fp<RateLimitPluginOptions>(
       },
       errorResponseBuilder: (_request, context) => new RateLimited(context.after)
     })
-    const message: RateLimitOptions = {
-      max: opts.messagesPer10s,
-      timeWindow: 10_000,
-      hook: 'preHandler',
-      keyGenerator: (request) => `message:${request.auth.userId}`
+    // A budget per user over 10 s, for routes (the options) and WebSocket commands (the budget).
+    const perUser = (name: string, max: number): [RateLimitOptions, Budget] => {
+      const options: RateLimitOptions = {
+        max,
+        timeWindow: 10_000,
+        hook: 'preHandler',
+        keyGenerator: (request) => `${name}:${request.auth.userId}`
+      }
+      const limit = app.createRateLimit(options)
+      // As on the routes (skipOnError), a budget that cannot be counted does not refuse.
+      const budget: Budget = async (request) => {
+        const result = await limit(request).catch(() => null)
+        return !result || result.isAllowed || !result.isExceeded ? 0 : result.ttlInSeconds
+      }
+      return [options, budget]
     }
-    const messageLimit = app.createRateLimit(message)
+    const [message, messageBudget] = perUser('message', opts.messagesPer10s)
+    const [typing, typingBudget] = perUser('typing', opts.typingPer10s ?? 50)
     app.decorate('rateLimits', {
       auth: {
         max: opts.authPerMinute,
@@ -54,11 +72,9 @@ export default fp<RateLimitPluginOptions>(
         keyGenerator: (request) => `auth:${request.ip}`
       },
       message,
-      // As on the routes (skipOnError), a budget that cannot be counted does not refuse.
-      messageBudget: async (request) => {
-        const result = await messageLimit(request).catch(() => null)
-        return !result || result.isAllowed || !result.isExceeded ? 0 : result.ttlInSeconds
-      }
+      typing,
+      messageBudget,
+      typingBudget
     })
   },
   { name: 'rate-limit', dependencies: ['redis'] }

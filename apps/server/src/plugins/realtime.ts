@@ -4,8 +4,17 @@
 // stream is told `shutdown`.
 import fp from 'fastify-plugin'
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
-import { Hub, MemoryBus, RedisBus, type Bus, type EndReason, type EndStreamsFilter, Publisher } from '@chat/realtime'
-import type { RoomEvent } from '@chat/contracts'
+import {
+  Hub,
+  MemoryBus,
+  RedisBus,
+  type Bus,
+  type EndReason,
+  type EndStreamsFilter,
+  Publisher,
+  type RoomNoticeMessage
+} from '@chat/realtime'
+import type { RoomEvent, User } from '@chat/contracts'
 import type { Database } from '@chat/db'
 import { PerTurn } from '../per-turn.ts'
 import { eventsAfter, eventsAfterMany, headSeqs } from '../repositories/room-log.ts'
@@ -47,6 +56,25 @@ export class Realtime {
   /** The user's streams on every node start following the room from its event `seq` (0: from its first). */
   async publishJoined(userId: string, roomId: string, seq: number): Promise<void> {
     await this.#publisher.publishJoined(userId, roomId, seq).catch(this.#failed('join'))
+  }
+
+  /** The user's own connections on every node hear that their read marker in the room moved to `seq`. */
+  async publishRead(userId: string, roomId: string, seq: number): Promise<void> {
+    await this.#publisher.publishRead(userId, roomId, seq).catch(this.#failed('read marker'))
+  }
+
+  /** The other members' connections of the room, on every node, hear that `user` is typing or stopped. */
+  async publishTyping(roomId: string, user: User, typing: boolean): Promise<void> {
+    await this.#notice({ k: 'typing', roomId, user, typing })
+  }
+
+  /** The other members' connections of the room, on every node, hear that the user came online or went offline. */
+  async publishPresence(roomId: string, userId: string, online: boolean): Promise<void> {
+    await this.#notice({ k: 'presence', roomId, userId, online })
+  }
+
+  async #notice(msg: RoomNoticeMessage): Promise<void> {
+    await this.#publisher.publishNotice(msg).catch(this.#failed(msg.k))
   }
 
   /** A deleted room: its streams everywhere get room.deleted, then close. */

@@ -6,6 +6,7 @@
 // cannot be asked, the node falls back to its local count rather than refusing everyone.
 import fp from 'fastify-plugin'
 import { randomUUID } from 'node:crypto'
+import { NODE_KEY, NODE_TTL_MS } from './node.ts'
 
 export interface StreamSlots {
   /** A release function when the user may open one more stream, null when they are at the cap. */
@@ -20,9 +21,6 @@ declare module 'fastify' {
 
 const LEASE_MS = 45_000
 const RENEW_MS = 15_000
-const NODE_TTL_MS = 6_000
-const HEARTBEAT_MS = 2_000
-const NODE_KEY = 'chat:node:'
 
 // KEYS[1] the user's set; ARGV: now, lease expiry, member, max, node key prefix, this node's id, its key's TTL.
 // Renews this node's own liveness key first, so a lease is never added for a node another node could take for
@@ -63,7 +61,7 @@ export default fp<{ maxStreamsPerUser: number }>(
     const local: StreamSlots = {
       acquire: async (userId) => ((slots.get(userId) ?? 0) >= max ? null : track(userId))
     }
-    if (!app.redis) {
+    if (!app.redis || !app.node) {
       app.decorate('streamSlots', local)
       return
     }
@@ -71,15 +69,7 @@ export default fp<{ maxStreamsPerUser: number }>(
     const redis = app.redis.commands
     const key = (userId: string) => `chat:streams:${userId}`
     const held = new Map<string, string>() // member → userId, for lease renewal
-    const nodeId = randomUUID()
-    const alive = () =>
-      redis
-        .set(NODE_KEY + nodeId, '1', 'PX', NODE_TTL_MS)
-        .catch((err) => app.log.warn({ err }, 'node heartbeat failed'))
-    redis.on('ready', alive)
-    if (redis.status === 'ready') void alive()
-    const heartbeat = setInterval(alive, HEARTBEAT_MS)
-    heartbeat.unref()
+    const nodeId = app.node.id
 
     const renew = setInterval(() => {
       if (held.size === 0) return
@@ -91,9 +81,6 @@ export default fp<{ maxStreamsPerUser: number }>(
     renew.unref()
     app.addHook('onClose', async () => {
       clearInterval(renew)
-      clearInterval(heartbeat)
-      redis.off('ready', alive)
-      await redis.del(NODE_KEY + nodeId).catch(() => {})
     })
 
     app.decorate('streamSlots', {
@@ -126,5 +113,5 @@ export default fp<{ maxStreamsPerUser: number }>(
       }
     } satisfies StreamSlots)
   },
-  { name: 'stream-slots', dependencies: ['redis'] }
+  { name: 'stream-slots', dependencies: ['redis', 'node'] }
 )

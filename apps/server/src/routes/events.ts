@@ -65,7 +65,11 @@ const eventRoutes: FastifyPluginAsyncTypebox<EventsOptions> = async (app, opts) 
     try {
       await new Promise<void>((resolve) => res.write('retry: 2000\n\n', () => resolve()))
       const stream = await attach(chunkedSink(res))
-      void stream.ended.finally(release)
+      app.presence.connected(userId)
+      void stream.ended.finally(() => {
+        release()
+        app.presence.disconnected(userId)
+      })
       const ended = await endedMeanwhile()
       if (ended) stream.close(ended)
     } catch (err) {

@@ -1,5 +1,5 @@
-// Rooms and memberships. Any signed-in user can find and join a room; only members list its members; only the
-// owner deletes it. Each route is its schema and one call of the rooms service.
+// Rooms and memberships. Any signed-in user can find and join a room; only members list its members, move their
+// read marker or say they are typing; only the owner deletes it. Each route is its schema and one service call.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import {
   CreateRoomBody,
@@ -7,10 +7,12 @@ import {
   NoContent,
   Page,
   PageQuery,
+  ReadBody,
   Room,
   RoomIdBody,
   RoomListQuery,
   RoomParams,
+  TypingBody,
   errors
 } from '@chat/contracts'
 
@@ -97,12 +99,51 @@ const roomRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         tags: ['rooms'],
-        summary: 'One room (any signed-in user, so rooms can be found and joined)',
+        summary:
+          'One room (any signed-in user, so rooms can be found and joined); lastReadSeq and unreadCount are the ' +
+          "caller's, null when the caller is not a member",
         params: RoomParams,
         response: { 200: Room, ...errors(400, 401, 404) }
       }
     },
-    async (request) => rooms.get(request.params.roomId)
+    async (request) => rooms.get(request.params.roomId, request.auth.userId)
+  )
+
+  app.post(
+    '/rooms/read',
+    {
+      schema: {
+        tags: ['rooms'],
+        summary:
+          "Move the caller's read marker forward to seq (members only); a lower seq changes nothing; past the " +
+          "room's lastSeq: 400 CHAT_SEQ_OUT_OF_RANGE. The caller's own streams and sockets get event: read",
+        body: ReadBody,
+        response: { 204: NoContent, ...errors(400, 401, 403, 404, 413, 415) }
+      }
+    },
+    async (request, reply) => {
+      await rooms.read(request.auth.userId, request.body)
+      return reply.code(204).send(null)
+    }
+  )
+
+  app.post(
+    '/rooms/typing',
+    {
+      config: { rateLimit: app.rateLimits.typing },
+      schema: {
+        tags: ['rooms'],
+        summary:
+          'Say the caller is typing (typing: true, the default, lasts 6 s unless sent again) or stopped; the other ' +
+          "members' streams on every node get event: typing; a repeat within 2 s is not sent again (members only)",
+        body: TypingBody,
+        response: { 204: NoContent, ...errors(400, 401, 403, 404, 413, 415, 429, 503) }
+      }
+    },
+    async (request, reply) => {
+      await app.typing.set(request.auth.userId, request.body)
+      return reply.code(204).send(null)
+    }
   )
 
   app.get(

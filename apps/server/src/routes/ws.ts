@@ -10,6 +10,7 @@ import type { RawData, WebSocket } from 'ws'
 import { CLOSE_REASONS, UserStreamQuery, WsCommand, WsServerMessage, errors, type ErrorBody } from '@chat/contracts'
 import { WS_CLOSE_CODES, wsCodec, wsSink, type UserStream } from '@chat/realtime'
 import { BadCommand, Forbidden, RateLimited, TooManyStreams, UpgradeRequired, errorBodyOf } from '../errors.ts'
+import type { Budget } from '../plugins/rate-limit.ts'
 import { compileStrict } from '../validation.ts'
 
 export interface WsOptions {
@@ -65,11 +66,13 @@ const wsRoutes: FastifyPluginAsyncTypebox<WsOptions> = async (app, opts) => {
       description:
         'Upgrade with `Authorization: Bearer` or ?access_token=; resume with ?cursor= (the user stream’s cursors). ' +
         'Server messages: {type:"event",cursor,event}, {type:"ready",cursor,rooms}, {type:"reset",reason}, ' +
-        '{type:"room.deleted"|"room.left",roomId}, {type:"reply",id,ok,result|error}, {type:"close",reason} ' +
-        `(reasons: ${CLOSE_REASONS.join(', ')}) just before the server closes the socket. Commands: ` +
-        '{id,type:"message",roomId,text,clientMsgId?,replyTo?}, {id,type:"ping"}; {id,type:"typing"} and ' +
-        '{id,type:"read"} are answered with 400 CHAT_BAD_COMMAND for now. Errors use the REST codes; a 429 ' +
-        `carries retryAfter. Server pings every 15 s. Close codes: ${CLOSE_CODES}. A refused upgrade is an ` +
+        '{type:"room.deleted"|"room.left",roomId}, {type:"typing",roomId,user,typing}, ' +
+        '{type:"presence",roomId,userId,online}, {type:"read",roomId,seq}, {type:"reply",id,ok,result|error}, ' +
+        `{type:"close",reason} (reasons: ${CLOSE_REASONS.join(', ')}) just before the server closes the socket. ` +
+        'Commands: {id,type:"message",roomId,text,clientMsgId?,replyTo?} (as POST /rooms/message), ' +
+        '{id,type:"typing",roomId,typing?} (as POST /rooms/typing), {id,type:"read",roomId,seq} (as POST ' +
+        '/rooms/read), {id,type:"ping"}; typing, read and ping answer with result null. Errors use the REST ' +
+        `codes; a 429 carries retryAfter. Server pings every 15 s. Close codes: ${CLOSE_CODES}. A refused upgrade is an ` +
         'HTTP response: 400 (a malformed cursor), 401, 403 (an Origin CORS_ORIGINS does not allow), 429 (the ' +
         'per-user cap); a request without Upgrade is 426.',
       querystring: UserStreamQuery,
@@ -128,7 +131,11 @@ const wsRoutes: FastifyPluginAsyncTypebox<WsOptions> = async (app, opts) => {
       socket.close(1011, 'catch_up_failed')
       return
     }
-    void stream.ended.finally(release)
+    app.presence.connected(userId)
+    void stream.ended.finally(() => {
+      release()
+      app.presence.disconnected(userId)
+    })
     if (!(await app.sessions.isLive(userId, sessionId))) stream.close('session_ended')
     for (const [data, isBinary] of early) void command(stream, socket, request, data, isBinary)
   }
@@ -182,14 +189,25 @@ const wsRoutes: FastifyPluginAsyncTypebox<WsOptions> = async (app, opts) => {
       case 'ping':
         return null
       case 'message': {
-        const retryAfter = await app.rateLimits.messageBudget(request)
-        if (retryAfter > 0) throw Object.assign(new RateLimited(`${retryAfter} seconds`), { retryAfter })
+        await withinBudget(app.rateLimits.messageBudget, request)
         const { id: _id, type: _type, ...body } = parsed
         return (await app.rooms.post(request.auth.userId, body)).event
       }
-      default:
-        throw new BadCommand(`${parsed.type} is not supported by this server yet`)
+      case 'typing': {
+        await withinBudget(app.rateLimits.typingBudget, request)
+        await app.typing.set(request.auth.userId, { roomId: parsed.roomId, typing: parsed.typing ?? true })
+        return null
+      }
+      case 'read':
+        await app.rooms.read(request.auth.userId, { roomId: parsed.roomId, seq: parsed.seq })
+        return null
     }
+  }
+
+  /** A 429 with retryAfter once the user's budget is spent. */
+  async function withinBudget(budget: Budget, request: FastifyRequest): Promise<void> {
+    const retryAfter = await budget(request)
+    if (retryAfter > 0) throw Object.assign(new RateLimited(`${retryAfter} seconds`), { retryAfter })
   }
 }
 

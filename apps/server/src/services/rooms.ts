@@ -1,5 +1,5 @@
 // What a write to a room means. Every change of a room goes through here: create, join, leave, delete, post, the
-// changes of a message (edit, delete, react), and a user's removal from all their rooms. Each stores its change in one transaction (the room's row locked first),
+// changes of a message (edit, delete, react), read markers, and a user's removal from all their rooms. Each stores its change in one transaction (the room's row locked first),
 // commits, and only then announces it on the bus (`announce`), the one place a room change is published. Reads
 // check access the same way for every route: an unknown room is 404, a room one is not in is 403.
 import fp from 'fastify-plugin'
@@ -11,24 +11,28 @@ import type {
   Member,
   PostMessageBody,
   ReactBody,
+  ReadBody,
   Room,
   RoomEvent
 } from '@chat/contracts'
 import type { Database, Transaction } from '@chat/db'
-import { NotMember, NotRoomOwner, OwnerCannotLeave, RoomNotFound } from '../errors.ts'
+import { NotMember, NotRoomOwner, OwnerCannotLeave, RoomNotFound, SeqOutOfRange } from '../errors.ts'
+import type { Presence } from '../plugins/presence.ts'
 import type { Realtime } from '../plugins/realtime.ts'
+import type { TypingService } from './typing.ts'
 import { PostBatcher, type MessageChange, type Written } from '../repositories/post-batcher.ts'
 import { append, history } from '../repositories/room-log.ts'
 import {
   deleteMember,
   deleteRooms,
-  findRoom,
+  findRoomFor,
   insertMember,
   insertRoom,
   listMembers,
   listRooms,
   lockRoom,
   lockRoomsOf,
+  markRead,
   roleIn,
   roomAccess,
   toRoom
@@ -54,10 +58,14 @@ export class RoomsService {
   readonly #db: Database
   readonly #realtime: Realtime
   readonly #posts: PostBatcher
+  readonly #typing: TypingService
+  readonly #presence: Presence
 
-  constructor(db: Database, realtime: Realtime) {
+  constructor(db: Database, realtime: Realtime, typing: TypingService, presence: Presence) {
     this.#db = db
     this.#realtime = realtime
+    this.#typing = typing
+    this.#presence = presence
     this.#posts = new PostBatcher(db)
   }
 
@@ -65,13 +73,14 @@ export class RoomsService {
   async create(ownerId: string, { name, topic }: CreateRoomBody): Promise<Room> {
     const room = await this.#db.transaction((tx) => insertRoom(tx, ownerId, name, topic ?? null))
     await this.announce({ deletedRoomIds: [], events: [], joined: [{ userId: ownerId, roomId: room.id, seq: 0 }] })
-    return toRoom(room)
+    return toRoom(room, { lastReadSeq: 0, unreadCount: 0 })
   }
 
-  async get(roomId: string): Promise<Room> {
-    const room = await findRoom(this.#db, roomId)
+  /** The room as the user reads it: with their read state when they are a member, nulls otherwise. */
+  async get(roomId: string, userId: string): Promise<Room> {
+    const room = await findRoomFor(this.#db, roomId, userId)
     if (!room) throw new RoomNotFound()
-    return toRoom(room)
+    return room
   }
 
   list(userId: string, query: { mine: boolean; limit: number; cursor?: string | undefined }): Promise<Page<Room>> {
@@ -84,7 +93,21 @@ export class RoomsService {
     page: { limit: number; cursor?: string | undefined }
   ): Promise<Page<Member>> {
     await this.requireMember(roomId, userId)
-    return listMembers(this.#db, roomId, page)
+    const listed = await listMembers(this.#db, roomId, page)
+    const online = await this.#presence.online(listed.items.map((m) => m.user.id))
+    return { ...listed, items: listed.items.map((m) => ({ ...m, online: online.has(m.user.id) })) }
+  }
+
+  /**
+   * Members only: moves the caller's read marker forward to `seq` (a lower one changes nothing; past lastSeq:
+   * 400 CHAT_SEQ_OUT_OF_RANGE); when it moved, the caller's own connections on every node hear it.
+   */
+  async read(userId: string, { roomId, seq }: ReadBody): Promise<void> {
+    const outcome = await markRead(this.#db, roomId, userId, seq)
+    if (outcome === 'room_not_found') throw new RoomNotFound()
+    if (outcome === 'not_member') throw new NotMember()
+    if (outcome === 'out_of_range') throw new SeqOutOfRange()
+    if (outcome === 'moved') await this.#realtime.publishRead(userId, roomId, seq)
   }
 
   async history(
@@ -108,18 +131,22 @@ export class RoomsService {
     if (!access.member) throw new NotMember()
   }
 
-  /** Idempotent: member.joined is stored and announced only when the user was not a member yet. */
+  /**
+   * Idempotent: member.joined is stored and announced only when the user was not a member yet. A new member has
+   * read up to their member.joined (their marker starts there), so nothing before it is unread.
+   */
   async join(userId: string, roomId: string): Promise<Room> {
-    const { room, event } = await this.#db.transaction(async (tx) => {
+    const joined = await this.#db.transaction(async (tx) => {
       const locked = await lockRoom(tx, roomId)
       if (!locked) throw new RoomNotFound()
-      if (await roleIn(tx, roomId, userId)) return { room: locked, event: null }
-      await insertMember(tx, roomId, userId)
+      if (await roleIn(tx, roomId, userId)) return null
+      await insertMember(tx, roomId, userId, locked.lastSeq + 1)
       return append(tx, roomId, { type: 'member.joined', userId }, 1)
     })
-    if (event)
-      await this.announce({ deletedRoomIds: [], events: [event], joined: [{ userId, roomId, seq: event.seq }] })
-    return toRoom(room)
+    if (!joined) return this.get(roomId, userId)
+    const { room, event } = joined
+    await this.announce({ deletedRoomIds: [], events: [event], joined: [{ userId, roomId, seq: event.seq }] })
+    return toRoom(room, { lastReadSeq: event.seq, unreadCount: 0 })
   }
 
   /** Idempotent: leaving a room one is not in changes nothing; the owner cannot leave. */
@@ -151,7 +178,11 @@ export class RoomsService {
    */
   async post(userId: string, { roomId, text, clientMsgId, replyTo }: PostMessageBody): Promise<Written> {
     const posted = await this.#posts.post({ roomId, userId, text, clientMsgId, replyTo })
-    if (posted.created) await this.announce({ deletedRoomIds: [], events: [posted.event] })
+    if (posted.created) {
+      await this.announce({ deletedRoomIds: [], events: [posted.event] })
+      // A post ends its author's typing; the answer does not wait for it.
+      void this.#typing.posted(roomId, posted.event.user)
+    }
     return posted
   }
 
@@ -216,9 +247,9 @@ async function removeMember(tx: Transaction, roomId: string, userId: string): Pr
 
 export default fp(
   async (app) => {
-    const rooms = new RoomsService(app.db, app.realtime)
+    const rooms = new RoomsService(app.db, app.realtime, app.typing, app.presence)
     app.decorate('rooms', rooms)
     app.addHook('onClose', async () => rooms.close())
   },
-  { name: 'rooms-service', dependencies: ['db', 'realtime'] }
+  { name: 'rooms-service', dependencies: ['db', 'realtime', 'typing-service', 'presence'] }
 )

@@ -207,7 +207,7 @@ t.test('GET /rooms/:roomId: any signed-in user; unknown 404; malformed 400', asy
   const room = await createRoom(app, owner, { name: 'findable', topic: 'come in' })
   const res = await as(app, stranger, { url: `/rooms/${room.id}` })
   t.equal(res.statusCode, 200)
-  t.same(res.json(), room)
+  t.same(res.json(), { ...room, lastReadSeq: null, unreadCount: null }, 'a non-member reads no read state')
   assertError(t, await as(app, stranger, { url: `/rooms/${MISSING_ID}` }), 404, 'CHAT_ROOM_NOT_FOUND')
   assertError(t, await as(app, stranger, { url: '/rooms/not-a-uuid' }), 400, 'FST_ERR_VALIDATION')
 })
@@ -245,7 +245,7 @@ t.test('members: members only, paged by username', async (t) => {
     'every member once, by username'
   )
   for (const m of seen) {
-    t.same(Object.keys(m).sort(), ['joinedAt', 'role', 'user'])
+    t.same(Object.keys(m).sort(), ['joinedAt', 'lastReadSeq', 'online', 'role', 'user'])
     t.same(Object.keys(m.user).sort(), USER_KEYS, 'a public User only')
     t.equal(m.role, m.user.id === owner.id ? 'owner' : 'member')
   }

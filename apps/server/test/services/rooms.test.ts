@@ -113,7 +113,7 @@ t.test(
     await nextTurn()
     t.same([heard.owned, ...heard.joined, heard.untouched], [[], [], [], []], 'nothing published before announce')
 
-    t.equal(await codeOf(app.rooms.get(owned.id)), 'CHAT_ROOM_NOT_FOUND', 'the owned room is gone')
+    t.equal(await codeOf(app.rooms.get(owned.id, leaver.id)), 'CHAT_ROOM_NOT_FOUND', 'the owned room is gone')
     for (const [i, room] of joined.entries()) {
       const stored = await eventsAfter(app.db, room.id, 1, 100)
       t.same(stored, [changes.events.find((e) => e.roomId === room.id)], `room ${i}: the event is stored`)

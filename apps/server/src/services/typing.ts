@@ -1,0 +1,109 @@
+// What "typing" means: a member says they are typing in a room (or stopped), and the room's other members, on
+// every node, hear it through the bus. `typing: true` lasts ttlMs unless sent again; a repeat within repeatMs
+// only extends it, it is not fanned out again; `typing: false` or a post ends it at once. Lapses are found by a
+// sweep every sweepMs on every node, over the shared store (typing-store.ts), so a typer whose node died still
+// stops typing for everyone. Never stored in PostgreSQL.
+import fp from 'fastify-plugin'
+import type { FastifyBaseLogger } from 'fastify'
+import type { TypingBody, User } from '@chat/contracts'
+import type { Database } from '@chat/db'
+import { NotMember, RoomNotFound, Unavailable } from '../errors.ts'
+import type { Realtime } from '../plugins/realtime.ts'
+import { memberProfile } from '../repositories/rooms.ts'
+import { MemoryTypingStore, RedisTypingStore, type TypingStore } from '../typing-store.ts'
+
+export interface TypingOptions {
+  /** How long `typing: true` lasts unless sent again (6 s). */
+  ttlMs?: number
+  /** A repeat within this long is not fanned out again (2 s). */
+  repeatMs?: number
+  /** How often each node looks for lapsed typing (1 s): receivers hear of a lapse within this much of it. */
+  sweepMs?: number
+}
+
+export const TYPING_DEFAULTS = { ttlMs: 6_000, repeatMs: 2_000, sweepMs: 1_000 } as const
+// Lapses announced per sweep step; a sweep goes on step after step while it finds this many.
+const SWEEP_LIMIT = 500
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    typing: TypingService
+  }
+}
+
+export class TypingService {
+  readonly options: Required<TypingOptions>
+  readonly #db: Database
+  readonly #realtime: Realtime
+  readonly #store: TypingStore
+  readonly #log: FastifyBaseLogger
+
+  constructor(db: Database, realtime: Realtime, store: TypingStore, options: TypingOptions, log: FastifyBaseLogger) {
+    this.#db = db
+    this.#realtime = realtime
+    this.#store = store
+    this.#log = log
+    this.options = { ...TYPING_DEFAULTS, ...options }
+  }
+
+  /** Members only (404 for an unknown room, 403 CHAT_NOT_MEMBER). */
+  async set(userId: string, { roomId, typing = true }: TypingBody): Promise<void> {
+    const { room, user } = await memberProfile(this.#db, roomId, userId)
+    if (!room) throw new RoomNotFound()
+    if (!user) throw new NotMember()
+    const { ttlMs, repeatMs } = this.options
+    const fanOut = await this.#stored(() =>
+      typing ? this.#store.start(roomId, user, Date.now(), ttlMs, repeatMs) : this.#store.stop(roomId, userId)
+    )
+    if (fanOut) await this.#realtime.publishTyping(roomId, user, typing)
+  }
+
+  /** A post ends its author's typing in the room at once. Never fails the post: the lapse would end it anyway. */
+  async posted(roomId: string, user: User): Promise<void> {
+    try {
+      if (await this.#store.stop(roomId, user.id)) await this.#realtime.publishTyping(roomId, user, false)
+    } catch (err) {
+      this.#log.warn({ err }, 'typing: a post did not end it')
+    }
+  }
+
+  /** Announces `typing: false` for every entry that lapsed. */
+  async sweep(): Promise<void> {
+    for (;;) {
+      const lapsed = await this.#store.sweep(Date.now(), SWEEP_LIMIT)
+      for (const { roomId, user } of lapsed) await this.#realtime.publishTyping(roomId, user, false)
+      if (lapsed.length < SWEEP_LIMIT) return
+    }
+  }
+
+  async #stored<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      return await call()
+    } catch (err) {
+      this.#log.warn({ err }, 'typing store unavailable')
+      throw new Unavailable()
+    }
+  }
+}
+
+export default fp<TypingOptions>(
+  async (app, opts) => {
+    const store = app.redis ? new RedisTypingStore(app.redis.commands) : new MemoryTypingStore()
+    const typing = new TypingService(app.db, app.realtime, store, opts, app.log)
+    app.decorate('typing', typing)
+    // One sweep at a time: a slow one makes the next tick skip, never pile up.
+    let sweeping: Promise<void> | null = null
+    const timer = setInterval(() => {
+      sweeping ??= typing
+        .sweep()
+        .catch((err: unknown) => app.log.warn({ err }, 'typing: lapses not swept'))
+        .finally(() => (sweeping = null))
+    }, typing.options.sweepMs)
+    timer.unref()
+    app.addHook('onClose', async () => {
+      clearInterval(timer)
+      await sweeping
+    })
+  },
+  { name: 'typing-service', dependencies: ['db', 'redis', 'realtime'] }
+)
