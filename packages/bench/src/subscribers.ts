@@ -268,10 +268,16 @@ export async function openStreams(
   }
 }
 
-/** Sends the GET by hand; resolves with the socket once a 200 status line and headers are in. */
-function connectStream(
-  { port, path, token, lastEventId }: StreamTarget,
-  onBody: (chunk: Buffer) => void
+/**
+ * Sends a request by hand on a plain TCP socket; resolves with the socket once the head is in with the status
+ * expected, what follows it handed to the body reader `onBody(socket)` returns.
+ */
+function openRaw(
+  port: number,
+  request: string,
+  expected: string,
+  what: string,
+  onBody: (socket: net.Socket) => (chunk: Buffer) => void
 ): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     const socket = net.connect(port, '127.0.0.1')
@@ -283,23 +289,32 @@ function connectStream(
       if (end === -1) return
       socket.off('data', onHead)
       const status = /^HTTP\/1\.1 (\d{3})/.exec(head.subarray(0, 16).toString('latin1'))?.[1]
-      if (status !== '200') {
+      if (status !== expected) {
         socket.destroy()
-        return reject(new Error(`stream ${path}: HTTP ${status}: ${head.toString('utf8', end + 4)}`))
+        return reject(new Error(`${what}: HTTP ${status}: ${head.toString('utf8', end + 4)}`))
       }
-      socket.on('data', onBody)
-      if (head.length > end + 4) onBody(head.subarray(end + 4))
+      const body = onBody(socket)
+      socket.on('data', body)
+      if (head.length > end + 4) body(head.subarray(end + 4))
       resolve(socket)
     }
     socket.on('data', onHead)
     socket.on('error', reject)
-    socket.write(
-      `GET ${path} HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\n` +
-        `authorization: Bearer ${token}\r\naccept: text/event-stream\r\n` +
-        (lastEventId === undefined ? '' : `last-event-id: ${lastEventId}\r\n`) +
-        '\r\n'
-    )
+    socket.write(request)
   })
+}
+
+/** Sends the GET by hand; resolves with the socket once a 200 status line and headers are in. */
+function connectStream(
+  { port, path, token, lastEventId }: StreamTarget,
+  onBody: (chunk: Buffer) => void
+): Promise<net.Socket> {
+  const request =
+    `GET ${path} HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\n` +
+    `authorization: Bearer ${token}\r\naccept: text/event-stream\r\n` +
+    (lastEventId === undefined ? '' : `last-event-id: ${lastEventId}\r\n`) +
+    '\r\n'
+  return openRaw(port, request, '200', `stream ${path}`, () => onBody)
 }
 
 /**
@@ -308,33 +323,11 @@ function connectStream(
  * once the 101 and its headers are in.
  */
 function connectSocket({ port, token }: StreamTarget, onMessage: (message: Buffer) => void): Promise<net.Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect(port, '127.0.0.1')
-    socket.setNoDelay(true)
-    let head: Buffer = Buffer.alloc(0)
-    const onHead = (chunk: Buffer) => {
-      head = Buffer.concat([head, chunk])
-      const end = head.indexOf('\r\n\r\n')
-      if (end === -1) return
-      socket.off('data', onHead)
-      const status = /^HTTP\/1\.1 (\d{3})/.exec(head.subarray(0, 16).toString('latin1'))?.[1]
-      if (status !== '101') {
-        socket.destroy()
-        return reject(new Error(`socket /ws: HTTP ${status}: ${head.toString('utf8', end + 4)}`))
-      }
-      const onFrames = deframe(socket, onMessage)
-      socket.on('data', onFrames)
-      if (head.length > end + 4) onFrames(head.subarray(end + 4))
-      resolve(socket)
-    }
-    socket.on('data', onHead)
-    socket.on('error', reject)
-    socket.write(
-      `GET /ws HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\nauthorization: Bearer ${token}\r\n` +
-        `upgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-version: 13\r\n` +
-        `sec-websocket-key: ${randomBytes(16).toString('base64')}\r\n\r\n`
-    )
-  })
+  const request =
+    `GET /ws HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\nauthorization: Bearer ${token}\r\n` +
+    `upgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-version: 13\r\n` +
+    `sec-websocket-key: ${randomBytes(16).toString('base64')}\r\n\r\n`
+  return openRaw(port, request, '101', 'socket /ws', (socket) => deframe(socket, onMessage))
 }
 
 const TEXT = 0x1
