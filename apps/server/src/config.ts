@@ -16,6 +16,8 @@ export interface Config {
   databaseUrl: string | undefined
   /** Unset: in-process bus, one node. */
   redisUrl: string | undefined
+  /** Put before every Redis key and channel of this deployment, so several can share one Redis. */
+  redisPrefix: string
   /** Unset with the embedded database: generated once and kept in dataDir. */
   jwtSecret: string | undefined
   dataDir: string
@@ -117,6 +119,15 @@ function corsOrigins(env: Env): Config['corsOrigins'] {
   return list
 }
 
+// No braces: they would turn part of every key into a Redis Cluster hash tag.
+function redisPrefix(env: Env): string {
+  const raw = optional(env, 'REDIS_PREFIX') ?? 'chat:'
+  if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(raw)) {
+    throw new ConfigError(`REDIS_PREFIX must be 1 to 64 characters of A-Z a-z 0-9 _ . : - (got "${raw}")`)
+  }
+  return raw
+}
+
 /** Reads and validates the whole configuration; throws ConfigError on the first bad value. */
 export function loadConfig(env: Env = process.env): Config {
   const databaseUrl = url(env, 'DATABASE_URL', ['postgres:', 'postgresql:'])
@@ -136,6 +147,7 @@ export function loadConfig(env: Env = process.env): Config {
     host: optional(env, 'HOST') ?? '127.0.0.1',
     databaseUrl,
     redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:']),
+    redisPrefix: redisPrefix(env),
     jwtSecret,
     dataDir: optional(env, 'DATA_DIR') ?? './data',
     trustProxy: trustProxy(env),

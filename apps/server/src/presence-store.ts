@@ -1,11 +1,11 @@
-// Where "who is online" lives. With Redis: for each online user, the set of nodes holding a connection of theirs
-// (`chat:online:<user>`); for each node, the users it registered (`chat:node-users:<node>`); and the nodes that
-// registered any (`chat:nodes`). A user is online while their set is not empty. A node's entries are its own to
+// Where "who is online" lives. With Redis (each key after the deployment's prefix): for each online user, the set
+// of nodes holding a connection of theirs (`online:<user>`); for each node, the users it registered
+// (`node-users:<node>`); and the nodes that registered any (`nodes`). A user is online while their set is not empty. A node's entries are its own to
 // add and remove, while its liveness key (plugins/node.ts) lives; once the key is gone (SIGKILL, a lost machine)
 // any other node's sweep removes them, and every user left with an empty set is offline. Each change is decided
 // inside one script, so exactly one node sees each transition and announces it. Without Redis: one node, one set.
 import type { Redis } from 'ioredis'
-import { NODE_KEY } from './plugins/node.ts'
+import type { NodeLiveness } from './plugins/node.ts'
 
 export interface PresenceStore {
   /** The node holds a connection of the user now; true when the user was offline until now. */
@@ -46,10 +46,6 @@ export class MemoryPresenceStore implements PresenceStore {
   }
 }
 
-const ONLINE = 'chat:online:'
-const NODE_USERS = 'chat:node-users:'
-const NODES = 'chat:nodes'
-
 // KEYS: the user's set, the node's users, the node list. ARGV: node, user.
 const CONNECT = `
 local before = redis.call('SCARD', KEYS[1])
@@ -88,42 +84,53 @@ return offline`
 export class RedisPresenceStore implements PresenceStore {
   readonly #redis: Redis
   readonly #node: string
+  readonly #nodeKeys: string
+  readonly #online: string
+  readonly #nodeUsers: string
+  readonly #nodes: string
   /** How many users this node has registered: with none, it has nothing to lose. */
   #registered = 0
 
-  constructor(redis: Redis, nodeId: string) {
+  constructor(redis: Redis, node: Pick<NodeLiveness, 'id' | 'keyPrefix'>, prefix: string) {
     this.#redis = redis
-    this.#node = nodeId
+    this.#node = node.id
+    this.#nodeKeys = node.keyPrefix
+    this.#online = `${prefix}online:`
+    this.#nodeUsers = `${prefix}node-users:`
+    this.#nodes = `${prefix}nodes`
+  }
+
+  #keys(userId: string): string[] {
+    return [this.#online + userId, this.#nodeUsers + this.#node, this.#nodes]
   }
 
   async connect(userId: string): Promise<boolean> {
-    const keys = [ONLINE + userId, NODE_USERS + this.#node, NODES]
-    const result = await this.#redis.eval(CONNECT, 3, ...keys, this.#node, userId)
+    const result = await this.#redis.eval(CONNECT, 3, ...this.#keys(userId), this.#node, userId)
     this.#registered++
     return result === 1
   }
 
   async disconnect(userId: string): Promise<boolean> {
     this.#registered = Math.max(0, this.#registered - 1)
-    const keys = [ONLINE + userId, NODE_USERS + this.#node, NODES]
-    return (await this.#redis.eval(DISCONNECT, 3, ...keys, this.#node, userId)) === 1
+    return (await this.#redis.eval(DISCONNECT, 3, ...this.#keys(userId), this.#node, userId)) === 1
   }
 
   async sweep(limit: number): Promise<string[]> {
-    return (await this.#redis.eval(SWEEP, 1, NODES, NODE_KEY, ONLINE, NODE_USERS, limit, this.#node)) as string[]
+    const args = [this.#nodeKeys, this.#online, this.#nodeUsers, limit, this.#node]
+    return (await this.#redis.eval(SWEEP, 1, this.#nodes, ...args)) as string[]
   }
 
   async online(userIds: readonly string[]): Promise<Set<string>> {
     if (userIds.length === 0) return new Set()
     const batch = this.#redis.pipeline()
-    for (const id of userIds) batch.exists(ONLINE + id)
+    for (const id of userIds) batch.exists(this.#online + id)
     const results = (await batch.exec()) ?? []
     return new Set(userIds.filter((_, i) => results[i]?.[1] === 1))
   }
 
   async lost(): Promise<boolean> {
     if (this.#registered === 0) return false
-    const lost = (await this.#redis.sismember(NODES, this.#node)) === 0
+    const lost = (await this.#redis.sismember(this.#nodes, this.#node)) === 0
     if (lost) this.#registered = 0
     return lost
   }

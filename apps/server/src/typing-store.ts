@@ -56,8 +56,8 @@ export class MemoryTypingStore implements TypingStore {
 }
 
 // One hash slot for both keys (the braces), so the scripts also run on a Redis Cluster.
-const UNTIL = '{chat:typing}:until'
-const INFO = '{chat:typing}:info'
+const UNTIL = '{typing}:until'
+const INFO = '{typing}:info'
 
 // KEYS: until, info. ARGV: member, now, ttl, repeat window, the author's JSON. The expiry always moves; the
 // fan-out is skipped when the last one is younger than the window.
@@ -93,22 +93,27 @@ return out`
 /** The cluster's typing, in Redis. */
 export class RedisTypingStore implements TypingStore {
   readonly #redis: Redis
+  readonly #until: string
+  readonly #info: string
 
-  constructor(redis: Redis) {
+  /** `prefix`: the deployment's (REDIS_PREFIX). */
+  constructor(redis: Redis, prefix: string) {
     this.#redis = redis
+    this.#until = prefix + UNTIL
+    this.#info = prefix + INFO
   }
 
   async start(roomId: string, user: User, now: number, ttlMs: number, repeatMs: number): Promise<boolean> {
     const args = [member(roomId, user.id), now, ttlMs, repeatMs, JSON.stringify(user)]
-    return (await this.#redis.eval(START, 2, UNTIL, INFO, ...args)) === 1
+    return (await this.#redis.eval(START, 2, this.#until, this.#info, ...args)) === 1
   }
 
   async stop(roomId: string, userId: string): Promise<boolean> {
-    return (await this.#redis.eval(STOP, 2, UNTIL, INFO, member(roomId, userId))) === 1
+    return (await this.#redis.eval(STOP, 2, this.#until, this.#info, member(roomId, userId))) === 1
   }
 
   async sweep(now: number, limit: number): Promise<Lapsed[]> {
-    const flat = (await this.#redis.eval(SWEEP, 2, UNTIL, INFO, now, limit)) as string[]
+    const flat = (await this.#redis.eval(SWEEP, 2, this.#until, this.#info, now, limit)) as string[]
     const lapsed: Lapsed[] = []
     for (let i = 0; i < flat.length; i += 2) {
       const info = flat[i + 1]!

@@ -111,10 +111,17 @@ export async function freshDatabase(kind: 'postgres' | 'pglite' = TEST_DB): Prom
   }
 }
 
+/**
+ * Every test file's own Redis namespace: test files (and CI's parallel suites) share one Redis, and a node of one
+ * must not sweep another's presence entries or count its streams.
+ */
+export const TEST_REDIS_PREFIX = `test-${process.pid}:`
+
 /** The configuration tests run with: the defaults, generous rate limits, quiet logs. */
 export function testConfig(overrides: Partial<Config> = {}): Config {
   return {
     ...loadConfig({}),
+    redisPrefix: TEST_REDIS_PREFIX,
     jwtSecret: TEST_SECRET,
     logLevel: 'silent',
     authRateLimit: 10_000,

@@ -40,6 +40,8 @@ export interface Node {
 
 export interface BenchDatabase {
   url: string
+  /** Its nodes' Redis namespace too: runs that share the machine's Redis stay apart. */
+  name: string
   drop(): Promise<void>
 }
 
@@ -51,6 +53,7 @@ export async function createDatabase(): Promise<BenchDatabase> {
   url.pathname = `/${name}`
   return {
     url: url.toString(),
+    name,
     async drop() {
       await admin.unsafe(`drop database if exists "${name}" with (force)`)
       await admin.end()
@@ -113,7 +116,7 @@ export async function startNode(
       MAX_STREAMS_PER_USER: '10000',
       AUTH_RATE_LIMIT: '1000000',
       MESSAGE_RATE_LIMIT: '1000000',
-      ...(redis ? { REDIS_URL } : {}),
+      ...(redis ? { REDIS_URL, REDIS_PREFIX: `${database.name}:` } : {}),
       ...env
     },
     serverDir

@@ -14,6 +14,8 @@ export interface RedisBusOptions {
   subscriber: Redis
   /** Told about connection trouble (ioredis itself keeps retrying). */
   onError?: (error: unknown) => void
+  /** Put before every channel name on Redis (the deployment's namespace); none by default. */
+  prefix?: string
 }
 
 export class RedisBus implements Bus {
@@ -24,10 +26,13 @@ export class RedisBus implements Bus {
   #wasReady: boolean
   #closed = false
   #onError: (error: unknown) => void
+  /** Handlers are kept under the channel's name on Redis, the prefix included, as messages arrive with it. */
+  #prefix: string
 
   constructor(opts: RedisBusOptions) {
     this.#pub = opts.commands
     this.#sub = opts.subscriber
+    this.#prefix = opts.prefix ?? ''
     this.#onError = opts.onError ?? (() => {})
     this.#wasReady = this.#sub.status === 'ready'
     this.#sub.on('message', this.#onMessage)
@@ -59,10 +64,11 @@ export class RedisBus implements Bus {
   }
 
   async publish(channel: string, message: string): Promise<void> {
-    await this.#pub.publish(channel, message)
+    await this.#pub.publish(this.#prefix + channel, message)
   }
 
-  async subscribe(channel: string, handler: BusHandler): Promise<void> {
+  async subscribe(name: string, handler: BusHandler): Promise<void> {
+    const channel = this.#prefix + name
     if (!this.#subs.add(channel, handler)) return
     try {
       await this.#sub.subscribe(channel)
@@ -72,7 +78,8 @@ export class RedisBus implements Bus {
     }
   }
 
-  async unsubscribe(channel: string, handler: BusHandler): Promise<void> {
+  async unsubscribe(name: string, handler: BusHandler): Promise<void> {
+    const channel = this.#prefix + name
     // A channel left subscribed on a failure only brings messages nobody handles.
     if (this.#subs.remove(channel, handler) && !this.#closed) await this.#sub.unsubscribe(channel).catch(() => {})
   }

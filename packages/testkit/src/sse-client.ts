@@ -12,6 +12,8 @@ import { SseParser, type ParsedEvent } from './sse-parser.ts'
 // Many streams at once, each on its own connection that closes with it.
 const agent = new http.Agent({ keepAlive: false, maxSockets: Infinity })
 
+const NOTICES = new Set(['typing', 'presence', 'read'])
+
 /** How long the waits wait by default. */
 export const WAIT_MS = 20_000
 
@@ -107,6 +109,14 @@ export class SseClient {
   async json(): Promise<Record<string, unknown>> {
     await this.waitForEnd()
     return JSON.parse(this.raw) as Record<string, unknown>
+  }
+
+  /**
+   * Events other than the live notices (`typing`, `presence`, `read`): those arrive whenever people come, go and
+   * type, also from the test's own users connecting, so a check of a stream's exact sequence leaves them out.
+   */
+  get withoutNotices(): SseEvent[] {
+    return this.events.filter((e) => !NOTICES.has(e.event))
   }
 
   /** Stored events (those with an id), parsed. */

@@ -164,7 +164,9 @@ export class Presence {
 export default fp<PresenceOptions>(
   async (app, opts) => {
     const store =
-      app.redis && app.node ? new RedisPresenceStore(app.redis.commands, app.node.id) : new MemoryPresenceStore()
+      app.redis && app.node
+        ? new RedisPresenceStore(app.redis.commands, app.node, app.redis.prefix)
+        : new MemoryPresenceStore()
     const presence = new Presence(store, app.db, app.realtime, opts, app.log)
     app.decorate('presence', presence)
     let sweeping: Promise<void> | null = null

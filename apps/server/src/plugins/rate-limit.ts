@@ -36,7 +36,7 @@ export default fp<RateLimitPluginOptions>(
   async (app, opts) => {
     await app.register(rateLimit, {
       global: false,
-      store: app.redis ? redisStore(app.redis.commands, 'chat:rl:') : MemoryStore,
+      store: app.redis ? redisStore(app.redis.commands, `${app.redis.prefix}rl:`) : MemoryStore,
       skipOnError: true,
       addHeadersOnExceeding: { 'x-ratelimit-limit': true, 'x-ratelimit-remaining': true, 'x-ratelimit-reset': true },
       addHeaders: {

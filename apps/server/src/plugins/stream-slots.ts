@@ -6,7 +6,7 @@
 // cannot be asked, the node falls back to its local count rather than refusing everyone.
 import fp from 'fastify-plugin'
 import { randomUUID } from 'node:crypto'
-import { NODE_KEY, NODE_TTL_MS } from './node.ts'
+import { NODE_TTL_MS } from './node.ts'
 
 export interface StreamSlots {
   /** A release function when the user may open one more stream, null when they are at the cap. */
@@ -66,10 +66,10 @@ export default fp<{ maxStreamsPerUser: number }>(
       return
     }
 
-    const redis = app.redis.commands
-    const key = (userId: string) => `chat:streams:${userId}`
+    const { commands: redis, prefix } = app.redis
+    const key = (userId: string) => `${prefix}streams:${userId}`
     const held = new Map<string, string>() // member → userId, for lease renewal
-    const nodeId = app.node.id
+    const { id: nodeId, keyPrefix: nodeKeyPrefix } = app.node
 
     const renew = setInterval(() => {
       if (held.size === 0) return
@@ -96,7 +96,7 @@ export default fp<{ maxStreamsPerUser: number }>(
             Date.now() + LEASE_MS,
             member,
             max,
-            NODE_KEY,
+            nodeKeyPrefix,
             nodeId,
             NODE_TTL_MS
           )

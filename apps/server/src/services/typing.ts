@@ -88,7 +88,7 @@ export class TypingService {
 
 export default fp<TypingOptions>(
   async (app, opts) => {
-    const store = app.redis ? new RedisTypingStore(app.redis.commands) : new MemoryTypingStore()
+    const store = app.redis ? new RedisTypingStore(app.redis.commands, app.redis.prefix) : new MemoryTypingStore()
     const typing = new TypingService(app.db, app.realtime, store, opts, app.log)
     app.decorate('typing', typing)
     // One sweep at a time: a slow one makes the next tick skip, never pile up.

@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { listen, openUserStream, until, WsClient, type SseClient } from '@chat/testkit'
 import type { PresenceData } from '@chat/contracts'
-import { as, build, freshDatabase, signUp, TEST_SECRET, type TestUser } from '../helper.ts'
+import { as, build, freshDatabase, signUp, TEST_REDIS_PREFIX, TEST_SECRET, type TestUser } from '../helper.ts'
 import { createRoom, joinRoom } from '../rooms-helper.ts'
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
@@ -88,6 +88,7 @@ t.test('SIGKILL of the node holding the connection: offline through the other no
       PORT: '0',
       DATABASE_URL: db.url,
       REDIS_URL,
+      REDIS_PREFIX: TEST_REDIS_PREFIX,
       JWT_SECRET: TEST_SECRET
     },
     stdio: ['ignore', 'pipe', 'pipe']

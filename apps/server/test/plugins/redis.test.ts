@@ -5,6 +5,7 @@ import t from 'tap'
 import http from 'node:http'
 import { once } from 'node:events'
 import type { FastifyInstance } from 'fastify'
+import { Redis } from 'ioredis'
 import { MemoryBus, RedisBus } from '@chat/realtime'
 import { build, freshDatabase, signUp, as } from '../helper.ts'
 import { until } from '@chat/testkit'
@@ -170,4 +171,52 @@ t.test('logout on one node ends the stream held by the other', async (t) => {
   t.equal((await as(b, alice, { method: 'POST', url: '/auth/logout', payload: {} })).statusCode, 204)
   await closed
   t.equal((await as(a, alice, { method: 'GET', url: '/users/me' })).statusCode, 401)
+})
+
+t.test('REDIS_PREFIX: every key and channel of a deployment carries it, and deployments share no counts', async (t) => {
+  const db = await freshDatabase()
+  t.teardown(() => db.drop())
+  const prefix = `deploy-${randomBytes(4).toString('hex')}:`
+  const deployment = (redisPrefix: string) =>
+    build(t, { database: db.options, config: { redisUrl: REDIS_URL, redisPrefix, maxStreamsPerUser: 1 } })
+  const [a, b] = [await deployment(prefix), await deployment(`${prefix}other:`)]
+  for (const app of [a, b]) await app.listen({ port: 0, host: '127.0.0.1' })
+  const [watcher, scanner] = [new Redis(REDIS_URL), new Redis(REDIS_URL)]
+  t.teardown(() => Promise.all([watcher.quit(), scanner.quit()]))
+  const channels: string[] = []
+  watcher.on('pmessage', (_pattern: string, channel: string) => channels.push(channel))
+  await watcher.psubscribe('*')
+
+  const alice = await signUp(a)
+  const room = (await as(a, alice, { method: 'POST', url: '/rooms/create', payload: { name: 'x' } })).json()
+  const onA = await openStream(a, `/rooms/${room.id}/events`, alice.accessToken)
+  const onB = await openStream(b, `/rooms/${room.id}/events`, alice.accessToken)
+  t.same([onA.statusCode, onB.statusCode], [200, 200], 'a cap of one stream per deployment, not across them')
+  await as(a, alice, { method: 'POST', url: '/rooms/message', payload: { roomId: room.id, text: 'namespaced' } })
+  await until(() => channels.some((c) => c.endsWith(room.id)), 'the publish')
+
+  t.ok(
+    channels.filter((c) => c.endsWith(room.id)).every((c) => c.startsWith(prefix)),
+    'the channel is prefixed'
+  )
+  const keys: string[] = []
+  for await (const batch of scanner.scanStream({ match: `${prefix}*`, count: 1000 })) keys.push(...batch)
+  t.ok(
+    keys.some((k) => k.startsWith(`${prefix}streams:`)),
+    'stream slots under the prefix'
+  )
+  t.ok(
+    keys.some((k) => k.startsWith(`${prefix}node:`)),
+    'the liveness key under the prefix'
+  )
+  t.ok(
+    keys.some((k) => k.startsWith(`${prefix}rl:`)),
+    'rate-limit counters under the prefix'
+  )
+  t.ok(
+    keys.some((k) => k.startsWith(`${prefix}online:`)),
+    'presence under the prefix'
+  )
+  onA.destroy()
+  onB.destroy()
 })

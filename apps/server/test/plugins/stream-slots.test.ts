@@ -5,7 +5,7 @@ import t, { type Test } from 'tap'
 import { once } from 'node:events'
 import { randomUUID } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
-import { build, freshDatabase } from '../helper.ts'
+import { build, freshDatabase, TEST_REDIS_PREFIX } from '../helper.ts'
 import { until } from '@chat/testkit'
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
@@ -63,7 +63,7 @@ t.test('on Redis the cap is counted across two nodes, and a release on one frees
   t.type(onB, 'function')
   t.equal(await a.streamSlots.acquire(user), null, 'node a is refused: the cap is reached across both')
   t.equal(await b.streamSlots.acquire(user), null, 'so is node b')
-  t.equal(await a.redis!.commands.zcard(`chat:streams:${user}`), MAX, 'Redis holds one lease per slot')
+  t.equal(await a.redis!.commands.zcard(`${TEST_REDIS_PREFIX}streams:${user}`), MAX, 'Redis holds one lease per slot')
 
   onA!()
   onA!()
@@ -82,12 +82,12 @@ t.test("a lease is never taken for a dead node's: granting one renews the granti
   const user = randomUUID()
 
   t.type(await b.streamSlots.acquire(user), 'function')
-  const [member] = await redis.zrange(`chat:streams:${user}`, 0, -1)
-  const nodeKey = `chat:node:${member!.split(':')[0]}`
+  const [member] = await redis.zrange(`${TEST_REDIS_PREFIX}streams:${user}`, 0, -1)
+  const nodeKey = `${TEST_REDIS_PREFIX}node:${member!.split(':')[0]}`
   // As if node b's key had not been written yet (or had lapsed) when it granted its next slot.
   await redis.del(nodeKey)
   t.type(await b.streamSlots.acquire(user), 'function', "node b's second slot")
   t.equal(await redis.exists(nodeKey), 1, "the grant wrote node b's liveness key")
   t.equal(await a.streamSlots.acquire(user), null, "node a at the cap does not take node b's slots for a dead node's")
-  t.equal(await redis.zcard(`chat:streams:${user}`), MAX, "both of node b's leases are still there")
+  t.equal(await redis.zcard(`${TEST_REDIS_PREFIX}streams:${user}`), MAX, "both of node b's leases are still there")
 })

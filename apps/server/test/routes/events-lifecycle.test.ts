@@ -158,7 +158,7 @@ t.test(
     for (const client of doomedStreams) await endsWith(t, client, 'user_deleted')
     await endsWith(t, friendStream, 'room_deleted')
     t.same(
-      friendStream.events.map((e) => e.event),
+      friendStream.withoutNotices.map((e) => e.event),
       ['room.deleted', 'close']
     )
 

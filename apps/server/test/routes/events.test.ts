@@ -73,7 +73,7 @@ t.test('headers, exact framing of a stored event, no id on unstored ones', async
 
   await as(app, owner, { method: 'POST', url: '/rooms/delete', payload: { roomId: room.id } })
   t.equal(await client.closeReason(), 'room_deleted')
-  const unstored = client.events.filter((e) => e.event !== 'message')
+  const unstored = client.withoutNotices.filter((e) => e.event !== 'message')
   t.same(
     unstored.map((e) => [e.event, e.id, e.raw.split('\n')[0]]),
     [
@@ -96,7 +96,7 @@ t.test('a text that looks like SSE fields stays one message event', async (t) =>
   for (const text of texts) posted.push(await post(app, owner, room.id, text))
   await client.waitForSeq(posted.at(-1)!.seq)
   t.same(
-    client.events.map((e) => e.event),
+    client.withoutNotices.map((e) => e.event),
     ['message', 'message', 'message']
   )
   t.same(
@@ -154,7 +154,7 @@ t.test('`: ping` comments keep the stream open', async (t) => {
   const client = await openStream(t, base, room.id, { token: member.accessToken })
   await client.waitFor(() => client.comments.filter((c) => c === 'ping').length >= 2, 'two pings')
   t.ok(client.raw.includes('\n: ping\n\n'), 'a comment line, then a blank line')
-  t.same(client.events, [], 'a ping is not an event')
+  t.same(client.withoutNotices, [], 'a ping is not an event')
   t.notOk(client.ended)
 })
 
