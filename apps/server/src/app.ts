@@ -180,7 +180,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     typingPer10s: config.typingRateLimit
   })
   await app.register(presencePlugin, { ...options.presence, maxMembers: config.presenceMaxMembers })
-  await app.register(typingService, options.typing ?? {})
+  await app.register(typingService, { maxPerRoom: config.typingMaxPerRoom, ...options.typing })
   await app.register(roomsService)
   await app.register(usersService)
   await app.register(userStreamsService)

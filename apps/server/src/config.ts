@@ -30,6 +30,8 @@ export interface Config {
   messageRateLimit: number
   /** Typing requests per 10 seconds per user. */
   typingRateLimit: number
+  /** Typists a room shows at once. */
+  typingMaxPerRoom: number
   /** Rooms with more members get no `presence` events. */
   presenceMaxMembers: number
   /** '*' for any origin, a list of origins, or false for same-origin only. */
@@ -158,6 +160,7 @@ export function loadConfig(env: Env = process.env): Config {
     authRateLimit: integer(env, 'AUTH_RATE_LIMIT', 20, 1, 1_000_000),
     messageRateLimit: integer(env, 'MESSAGE_RATE_LIMIT', 100, 1, 1_000_000),
     typingRateLimit: integer(env, 'TYPING_RATE_LIMIT', 50, 1, 1_000_000),
+    typingMaxPerRoom: integer(env, 'TYPING_MAX_PER_ROOM', 5, 1, 1_000),
     presenceMaxMembers: integer(env, 'PRESENCE_MAX_MEMBERS', 500, 0, 1_000_000),
     corsOrigins: corsOrigins(env)
   }

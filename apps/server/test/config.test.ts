@@ -26,6 +26,7 @@ t.test('defaults with an empty environment', async (t) => {
     authRateLimit: 20,
     messageRateLimit: 100,
     typingRateLimit: 50,
+    typingMaxPerRoom: 5,
     presenceMaxMembers: 500,
     corsOrigins: false
   })
@@ -49,6 +50,7 @@ t.test('good values are read and typed', async (t) => {
     AUTH_RATE_LIMIT: '5',
     MESSAGE_RATE_LIMIT: '50',
     TYPING_RATE_LIMIT: '20',
+    TYPING_MAX_PER_ROOM: '3',
     PRESENCE_MAX_MEMBERS: '0',
     CORS_ORIGINS: 'https://app.example.com,http://localhost:5173'
   })
@@ -68,6 +70,7 @@ t.test('good values are read and typed', async (t) => {
     authRateLimit: 5,
     messageRateLimit: 50,
     typingRateLimit: 20,
+    typingMaxPerRoom: 3,
     presenceMaxMembers: 0,
     corsOrigins: ['https://app.example.com', 'http://localhost:5173']
   })
@@ -115,6 +118,7 @@ t.test('each bad value is a ConfigError naming its variable', async (t) => {
     [{ AUTH_RATE_LIMIT: '0' }, 'AUTH_RATE_LIMIT'],
     [{ MESSAGE_RATE_LIMIT: 'lots' }, 'MESSAGE_RATE_LIMIT'],
     [{ TYPING_RATE_LIMIT: '0' }, 'TYPING_RATE_LIMIT'],
+    [{ TYPING_MAX_PER_ROOM: '0' }, 'TYPING_MAX_PER_ROOM'],
     [{ PRESENCE_MAX_MEMBERS: '-1' }, 'PRESENCE_MAX_MEMBERS']
   ]
   for (const [env, variable] of cases) {

@@ -135,7 +135,8 @@ const roomRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['rooms'],
         summary:
           'Say the caller is typing (typing: true, the default, lasts 6 s unless sent again) or stopped; the other ' +
-          "members' streams on every node get event: typing; a repeat within 2 s is not sent again (members only)",
+          "members' streams on every node get event: typing; a repeat within 2 s is not sent again; a room shows at " +
+          'most TYPING_MAX_PER_ROOM (5) typists at once, a start past that is heard once one stops (members only)',
         body: TypingBody,
         response: { 204: NoContent, ...errors(400, 401, 403, 404, 413, 415, 429, 503) }
       }

@@ -2,7 +2,8 @@
 // every node, hear it through the bus. `typing: true` lasts ttlMs unless sent again; a repeat within repeatMs
 // only extends it, it is not fanned out again; `typing: false` or a post ends it at once. Lapses are found by a
 // sweep every sweepMs on every node, over the shared store (typing-store.ts), so a typer whose node died still
-// stops typing for everyone. Never stored in PostgreSQL.
+// stops typing for everyone. A room shows at most maxPerRoom typists at once (TYPING_MAX_PER_ROOM, 5); the
+// store refuses the others until one stops. Never stored in PostgreSQL.
 import fp from 'fastify-plugin'
 import type { FastifyBaseLogger } from 'fastify'
 import type { TypingBody, User } from '@chat/contracts'
@@ -19,9 +20,11 @@ export interface TypingOptions {
   repeatMs?: number
   /** How often each node looks for lapsed typing (1 s): receivers hear of a lapse within this much of it. */
   sweepMs?: number
+  /** Typists a room shows at once (TYPING_MAX_PER_ROOM, 5). */
+  maxPerRoom?: number
 }
 
-export const TYPING_DEFAULTS = { ttlMs: 6_000, repeatMs: 2_000, sweepMs: 1_000 } as const
+export const TYPING_DEFAULTS = { ttlMs: 6_000, repeatMs: 2_000, sweepMs: 1_000, maxPerRoom: 5 } as const
 // Lapses announced per sweep step; a sweep goes on step after step while it finds this many.
 const SWEEP_LIMIT = 500
 
@@ -51,9 +54,8 @@ export class TypingService {
     const { room, user } = await memberProfile(this.#db, roomId, userId)
     if (!room) throw new RoomNotFound()
     if (!user) throw new NotMember()
-    const { ttlMs, repeatMs } = this.options
     const fanOut = await this.#stored(() =>
-      typing ? this.#store.start(roomId, user, Date.now(), ttlMs, repeatMs) : this.#store.stop(roomId, userId)
+      typing ? this.#store.start(roomId, user, Date.now(), this.options) : this.#store.stop(roomId, userId)
     )
     if (fanOut) await this.#realtime.publishTyping(roomId, user, typing)
   }

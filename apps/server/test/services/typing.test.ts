@@ -12,7 +12,7 @@ const app = await build(t)
 const base = await listen(app)
 
 t.test('the defaults are wired in', async (t) => {
-  t.same(app.typing.options, { ttlMs: 6_000, repeatMs: 2_000, sweepMs: 1_000 })
+  t.same(app.typing.options, { ttlMs: 6_000, repeatMs: 2_000, sweepMs: 1_000, maxPerRoom: 5 })
   t.same(TYPING_DEFAULTS, app.typing.options)
   t.same(app.presence.options, { ...PRESENCE_DEFAULTS, maxMembers: 500 })
   t.same(
