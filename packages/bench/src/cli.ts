@@ -74,22 +74,26 @@ type Requests = {
 }
 const phases = results.flatMap((r) =>
   [
-    { phase: r.mode, figures: r.chat },
-    { phase: `${r.mode} (mixed)`, figures: r.chatMixed }
+    { phase: r.mode, figures: r.chat, ratio: r.writeRatio?.post },
+    { phase: `${r.mode} (mixed)`, figures: r.chatMixed, ratio: r.writeRatio?.mixed }
   ]
     .filter(({ figures }) => figures && 'requestsPerSecond' in figures)
-    .map(({ phase, figures }) => {
+    .map(({ phase, figures, ratio }) => {
       const c = figures as Requests
       const kinds = Object.entries(c.kinds ?? {})
         .map(([kind, k]) => `${kind} ${k.requests} (p99 ${k.p99})`)
         .join(', ')
-      return `| ${phase} | ${r.shape} | ${c.requests} | ${c.failed} | ${c.requestsPerSecond} | ${c.latencyMs.p50} / ${c.latencyMs.p99} | ${c.serverCpuMicrosPerRequest} | ${kinds} |`
+      const floor = r.floor as { requestsPerSecond: number; latencyMs: Record<string, number> } | undefined
+      const floorCells = floor
+        ? `${floor.requestsPerSecond} | ${ratio} | ${floor.latencyMs.p50} / ${floor.latencyMs.p99}`
+        : '– | – | –'
+      return `| ${phase} | ${r.shape} | ${c.requests} | ${c.failed} | ${c.requestsPerSecond} | ${floorCells} | ${c.latencyMs.p50} / ${c.latencyMs.p99} | ${c.serverCpuMicrosPerRequest} | ${kinds} |`
     })
 )
 if (phases.length) {
   process.stdout.write(
-    '\n| mode | shape | requests | failed | requests/s | p50 / p99 ms | CPU µs/request | by kind |\n' +
-      '| --- | --- | --- | --- | --- | --- | --- | --- |\n' +
+    '\n| mode | shape | requests | failed | requests/s | write floor posts/s | ratio | floor p50 / p99 ms | p50 / p99 ms | CPU µs/request | by kind |\n' +
+      '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n' +
       phases.join('\n') +
       '\n'
   )

@@ -2,7 +2,7 @@
 // and messages. Sizes come from the environment so a smoke run and a full run share the code. These are the room
 // stream's modes and the request modes; the user stream's (GET /events) are in user-modes.ts.
 import { Chatter, postMix } from './chatter.ts'
-import { expect, latencySummary, now, request, sleep } from './http.ts'
+import { expect, latencySummary, now, request, round, sleep } from './http.ts'
 import { closedLoop } from './loop.ts'
 import {
   compared,
@@ -18,6 +18,7 @@ import {
   type Target
 } from './run.ts'
 import { roomStream } from './subscribers.ts'
+import { writeFloor } from './write-floor.ts'
 import { stateModes } from './state-modes.ts'
 import { userModes } from './user-modes.ts'
 
@@ -146,7 +147,8 @@ export const modes: Record<string, () => Promise<ModeResult>> = {
 
   /**
    * POST /rooms/message with persistence, spread over many rooms, closed loop at a fixed concurrency; then, on
-   * the same node, a mix of posts, edits of one's own posts and reactions (`chatMixed`).
+   * the same node, a mix of posts, edits of one's own posts and reactions (`chatMixed`); then the write floor
+   * (write-floor.ts) on the same database and rooms at the same concurrency, the node idle.
    */
   post: async () => {
     const rooms = size('POST_ROOMS', 100)
@@ -154,15 +156,23 @@ export const modes: Record<string, () => Promise<ModeResult>> = {
     const seconds = size('POST_SECONDS', 10)
     const mix = postMix(size('POST_EDIT_SHARE', 0.2), size('POST_REACT_SHARE', 0.2))
     const shape = `${rooms} rooms, ${concurrency} in flight, ${seconds} s`
-    return withChat(1, async ([node]) => {
+    return withChat(1, async ([node], database) => {
       const tokens = await signUp(node!.port, 10)
       const roomIds = await createRooms(node!.port, tokens, rooms)
       const chatter = new Chatter(roomIds, tokens, mix)
       // The pure posts also seed what the mixed phase edits and reacts to.
       const { kinds: _, ...chat } = await closedLoop(node!, concurrency, seconds, (i) => chatter.post(i))
-      if (mix.post === 1) return { mode: 'post', shape, chat }
-      const chatMixed = { mix, ...(await closedLoop(node!, concurrency, seconds, (i) => chatter.mixed(i))) }
-      return { mode: 'post', shape, chat, chatMixed }
+      const chatMixed =
+        mix.post === 1
+          ? undefined
+          : { mix, ...(await closedLoop(node!, concurrency, seconds, (i) => chatter.mixed(i))) }
+      const floor = await writeFloor(database.url, roomIds, concurrency, seconds)
+      const ratio = (rps: number) => round(rps / floor.requestsPerSecond, 2)
+      const writeRatio = {
+        post: ratio(chat.requestsPerSecond),
+        ...(chatMixed ? { mixed: ratio(chatMixed.requestsPerSecond) } : {})
+      }
+      return { mode: 'post', shape, chat, ...(chatMixed ? { chatMixed } : {}), floor: { ...floor }, writeRatio }
     })
   },
 

@@ -15,7 +15,10 @@ export interface ModeResult {
   chat: Record<string, unknown>
   /** post mode: the same node under a mix of posts, edits and reactions, after `chat`'s pure posts */
   chatMixed?: Record<string, unknown>
+  /** fan-out modes: the bare node:http floor; post mode: the write floor (write-floor.ts) */
   floor?: Record<string, unknown>
+  /** post mode: each phase's requests per second ÷ the write floor's posts per second */
+  writeRatio?: { post: number; mixed?: number }
   /** chat ÷ floor for deliveries per second, and for server CPU per delivery */
   ratio?: { deliveriesPerSecond: number; cpuPerDelivery: number }
 }
