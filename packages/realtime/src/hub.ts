@@ -46,6 +46,8 @@ export interface HubOptions {
   readonly catchUpDeadlineMs?: number
   readonly metrics?: RealtimeMetrics
   readonly onError?: ErrorHandler
+  /** Told of every end of streams the bus brings (this node's own included), before the streams close. */
+  readonly onEndStreams?: (filter: EndStreamsFilter) => void
 }
 
 export interface AttachOptions {
@@ -93,8 +95,8 @@ interface UserChannel {
 }
 
 export class Hub {
-  #opts: Required<Omit<HubOptions, 'metrics' | 'loadEventsMany' | 'saveBase'>> &
-    Pick<HubOptions, 'metrics' | 'loadEventsMany' | 'saveBase'>
+  #opts: Required<Omit<HubOptions, 'metrics' | 'loadEventsMany' | 'saveBase' | 'onEndStreams'>> &
+    Pick<HubOptions, 'metrics' | 'loadEventsMany' | 'saveBase' | 'onEndStreams'>
   #broadcasters = new Map<string, Broadcaster>()
   #streams = new Set<Connection>()
   #users = new Map<string, UserChannel>()
@@ -417,6 +419,7 @@ export class Hub {
   #onControl = (raw: string): void => {
     try {
       const msg = parseControlMessage(raw)
+      this.#opts.onEndStreams?.(msg)
       this.endStreams(msg, msg.reason)
     } catch (error) {
       this.#opts.onError(error)

@@ -158,7 +158,9 @@ export default fp<RealtimeOptions>(
         slowConsumer: () => metrics.slowConsumers.inc(),
         gapFilled: (count) => metrics.gapFilled.inc(count)
       },
-      onError: (err) => app.log.warn({ err }, 'realtime')
+      onError: (err) => app.log.warn({ err }, 'realtime'),
+      // Every node hears every revocation here, so each forgets the sessions it had found live.
+      onEndStreams: ({ sessionIds }) => sessionIds && app.sessions.forget(sessionIds)
     })
     bus.onReconnect(() => metrics.busReconnects.inc())
     const realtime = new Realtime(hub, bus, metrics, app.log)

@@ -1,8 +1,11 @@
 // Sessions: started at login, rotated by refresh, revoked by logout, password change, refresh replay or account
 // deletion. `isLive` is asked on every authenticated request; every check asked during one turn of the event loop
-// is answered by one query, each still from the database as it is after its request arrived, so a logout on any
-// node is seen by the next request. Revocations are announced as a typed `revoked` event, which the realtime
-// plugin turns into the end of the sessions' streams on every node.
+// is answered by one query. A session found live is taken as live for LIVE_FOR_MS (750 ms) after the query was
+// sent, so a busy client costs a query a second at most, not one per turn. A revocation is seen at once by the
+// node that made it, and by every other node as soon as the bus brings the end of its streams (`forget`); with
+// the bus down, the lapse bounds it: every node refuses a revoked session within a second, Redis or not.
+// Revocations are announced as a typed `revoked` event, which the realtime plugin turns into the end of the
+// sessions' streams on every node.
 import fp from 'fastify-plugin'
 import { createHash, randomBytes } from 'node:crypto'
 import { EventEmitter } from 'node:events'
@@ -40,6 +43,11 @@ interface LiveCheck {
   fail(error: unknown): void
 }
 
+/** How long a session found live is taken as live without asking again; under a second, query time included. */
+export const LIVE_FOR_MS = 750
+/** Sessions remembered at most; past it the lapsed ones go, and if none had lapsed, all of them. */
+const MAX_REMEMBERED = 100_000
+
 declare module 'fastify' {
   interface FastifyInstance {
     sessions: Sessions
@@ -52,6 +60,10 @@ export class Sessions extends EventEmitter<{ revoked: [Revocation] }> {
   readonly #db: Database
   readonly #refreshTokenTtl: number
   readonly #checks: PerTurn<LiveCheck>
+  /** Sessions found live: session id → its user and until when (performance.now()) that answer stands. */
+  readonly #live = new Map<string, { userId: string; until: number }>()
+  /** Bumped by every forget, so a query sent before a revocation does not bring the session back. */
+  #generation = 0
 
   constructor(db: Database, refreshTokenTtl: number) {
     super()
@@ -59,9 +71,11 @@ export class Sessions extends EventEmitter<{ revoked: [Revocation] }> {
     this.#refreshTokenTtl = refreshTokenTtl
     const liveSessions = prepareLiveSessions(db)
     this.#checks = new PerTurn(async (batch) => {
+      const asked = { at: performance.now(), generation: this.#generation }
       try {
         const rows = await liveSessions.execute({ ids: [...new Set(batch.map((c) => c.sessionId))] })
         const owners = new Map(rows.map((row) => [row.id, row.userId]))
+        if (asked.generation === this.#generation) this.#remember(owners, asked.at + LIVE_FOR_MS)
         for (const c of batch) c.settle(owners.get(c.sessionId) === c.userId)
       } catch (error) {
         for (const c of batch) c.fail(error)
@@ -98,16 +112,36 @@ export class Sessions extends EventEmitter<{ revoked: [Revocation] }> {
 
   /** The session exists, belongs to the user, is not revoked, and the user is not deleted. */
   isLive(userId: string, sessionId: string): Promise<boolean> {
+    const known = this.#live.get(sessionId)
+    if (known && known.userId === userId && known.until > performance.now()) return Promise.resolve(true)
     return new Promise((settle, fail) => this.#checks.push({ userId, sessionId, settle, fail }))
   }
 
+  /** These sessions are asked of the database again at their next check. */
+  forget(sessionIds: readonly string[]): void {
+    this.#generation++
+    for (const id of sessionIds) this.#live.delete(id)
+  }
+
   /** Answers the checks gathered so far and takes no more: before the database closes. */
-  close(): Promise<void> {
-    return this.#checks.close()
+  async close(): Promise<void> {
+    await this.#checks.close()
+    this.#live.clear()
   }
 
   #announce(sessionIds: string[], reason: RevokeReason): void {
-    if (sessionIds.length > 0) this.emit('revoked', { sessionIds, reason })
+    if (sessionIds.length === 0) return
+    this.forget(sessionIds)
+    this.emit('revoked', { sessionIds, reason })
+  }
+
+  #remember(owners: ReadonlyMap<string, string>, until: number): void {
+    if (this.#live.size + owners.size > MAX_REMEMBERED) {
+      const now = performance.now()
+      for (const [id, known] of this.#live) if (known.until <= now) this.#live.delete(id)
+      if (this.#live.size + owners.size > MAX_REMEMBERED) this.#live.clear()
+    }
+    for (const [sessionId, userId] of owners) this.#live.set(sessionId, { userId, until })
   }
 
   #newRefreshToken(): NewRefreshToken & { token: string } {
