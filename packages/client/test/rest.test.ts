@@ -2,7 +2,10 @@
 // 400, 401, 403, 404, 409 and 429 (with its Retry-After).
 import t, { type Test } from 'tap'
 import { ChatApiError, type ChatClient } from '../src/index.ts'
-import { PASSWORD, startServer, uniqueName } from './server.ts'
+import { PASSWORD, startServer, uniqueName, sharedServer } from './server.ts'
+
+// One server for the tests that need no configuration of their own, stopped when the file ends.
+const commonServer = sharedServer()
 
 /** The ChatApiError a call rejects with, its status and code checked. */
 async function rejects(t: Test, call: Promise<unknown>, statusCode: number, code: string): Promise<ChatApiError> {
@@ -18,7 +21,7 @@ async function rejects(t: Test, call: Promise<unknown>, statusCode: number, code
 }
 
 t.test('users and the session', async (t) => {
-  const server = await startServer(t)
+  const server = await commonServer()
   const client = server.client()
   const username = uniqueName('rest')
   const user = await client.register({ username, password: PASSWORD, displayName: 'Rest' })
@@ -70,7 +73,7 @@ t.test('users and the session', async (t) => {
 })
 
 t.test('rooms, members, messages, read markers and typing', async (t) => {
-  const server = await startServer(t)
+  const server = await commonServer()
   const owner = await server.signedIn()
   const member = await server.signedIn()
   const room = await owner.createRoom({ name: 'General', topic: 'talk' })

@@ -1,7 +1,7 @@
 // The real server for the client's tests: the app built from @chat/server's source on a fresh database,
 // listening on a real port, counting the requests it receives by route, and able to go down and come back on
 // the same port and database (as a redeploy would).
-import type { Test } from 'tap'
+import tap, { type Test } from 'tap'
 import { buildApp, type AppOptions } from '@chat/server/src/app.ts'
 import type { Config } from '@chat/server/src/config.ts'
 import { freshDatabase, testConfig, uniqueName } from '@chat/server/test/helper.ts'
@@ -72,4 +72,10 @@ export async function startServer(
     }
   }
   return server
+}
+
+/** A server started on first use and stopped when the test file ends, for the tests that need no config of their own. */
+export function sharedServer(): () => Promise<TestServer> {
+  let server: Promise<TestServer> | undefined
+  return () => (server ??= startServer(tap))
 }

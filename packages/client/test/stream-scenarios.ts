@@ -4,7 +4,7 @@
 import t, { type Test } from 'tap'
 import { until } from '@chat/testkit'
 import type { ChatClient, ChatEvent, RoomEvent, StateChange, StreamOptions, Transport } from '../src/index.ts'
-import { startServer, type TestServer } from './server.ts'
+import { sharedServer, startServer, type TestServer } from './server.ts'
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
@@ -69,8 +69,11 @@ async function roomsOf(server: TestServer, count: number) {
 }
 
 export function streamScenarios(transport: Transport): void {
+  // One server for the scenarios that need no configuration of their own, stopped when the file ends.
+  const commonServer = sharedServer()
+
   t.test(`${transport}: several rooms, once each, in order, across a server restart`, async (t) => {
-    const server = await startServer(t)
+    const server = await commonServer()
     const { owner, writer, roomIds } = await roomsOf(server, 3)
     const { stream, states, stored } = open(t, owner, transport)
     await until(() => stream.state === 'live', 'live')
@@ -124,7 +127,7 @@ export function streamScenarios(transport: Transport): void {
   })
 
   t.test(`${transport}: a final close reason and an abort stop the stream`, async (t) => {
-    const server = await startServer(t)
+    const server = await commonServer()
     const { owner } = await roomsOf(server, 1)
     const route = transport === 'sse' ? 'GET /events' : 'GET /ws'
 
