@@ -150,6 +150,17 @@ export class ChatStream {
         return this.setState({ state: 'closed', attempt: this.attempt, reason: end.reason })
       }
       if (end.fatal) return this.setState({ state: 'closed', attempt: this.attempt, error: end.error })
+      if (end.unexplained) {
+        // A call that refreshes on 401 tells whether the token was the cause, and repairs it if it was.
+        try {
+          await this.client.me({ signal })
+        } catch (error) {
+          if (signal.aborted) return this.finish(signal.reason)
+          if (error instanceof ChatApiError && error.statusCode === 401) {
+            return this.setState({ state: 'closed', attempt: this.attempt, error })
+          }
+        }
+      }
       let delayMs: number | undefined
       if (end.unauthorized || end.reason === 'token_expired') {
         try {

@@ -26,6 +26,8 @@ export interface AttemptEnd {
   fatal?: boolean
   /** From a 429's Retry-After. */
   retryAfterMs?: number
+  /** Refused for a reason the platform keeps to itself (a browser's WebSocket): ask the API how the token stands. */
+  unexplained?: boolean
 }
 
 /** How a refused connection (its status) bears on the next attempt. */

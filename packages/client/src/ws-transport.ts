@@ -61,6 +61,7 @@ export function connectWs(attempt: Attempt): Promise<AttemptEnd> {
       if (!opened) {
         const status = /\b([45]\d\d)\b/.exec(String((failure as Error | undefined)?.message ?? ''))
         if (status) return resolve(refusal(Number(status[1]), failure))
+        return resolve({ error: failure ?? new Error(`WebSocket refused (${event.code})`), unexplained: true })
       }
       resolve({ error: failure ?? new Error(`WebSocket closed (${event.code})`) })
     })

@@ -1,7 +1,8 @@
 // The SDK in a real browser: bundled for the browser by esbuild (as Vite would), loaded in headless Chromium
 // (Debian's, driven by playwright-core) on a page of another origin, so every call crosses CORS with its
-// Authorization and Last-Event-ID headers. Over fetch streaming and over the browser's own WebSocket: events of
-// two rooms each once and in order, across a restart of the server on the same port and database.
+// Authorization and Last-Event-ID headers. Over fetch streaming and over the browser's own WebSocket: a token the
+// server refuses refreshed, then events of two rooms each once and in order, across a restart of the server on
+// the same port and database.
 import { access, constants } from 'node:fs/promises'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -62,6 +63,10 @@ async function browserTests(): Promise<void> {
           const sdk = (window as unknown as { ChatSdk: typeof import('../../src/index.ts') }).ChatSdk
           const chat = new sdk.ChatClient({ baseUrl })
           await chat.login({ username, password })
+          // A token the server refuses: the stream must refresh it, though a browser's WebSocket does not say why
+          // its upgrade was refused.
+          const tokens = chat.tokens!
+          chat.setTokens({ ...tokens, accessToken: `${tokens.accessToken.slice(0, -4)}AAAA`, expiresAt: undefined })
           const record = window as unknown as { events: unknown[]; states: string[] }
           record.events = []
           record.states = []
@@ -104,6 +109,7 @@ async function browserTests(): Promise<void> {
       const seenStates = await states()
       t.ok(seenStates.includes('reconnecting'), 'reconnected by itself')
       t.equal(seenStates.at(-1), 'live')
+      t.ok(server.count('POST /auth/refresh') >= 1, 'the refused token was refreshed')
     })
   }
 }
