@@ -36,6 +36,8 @@ legs+=(
   "packages: pnpm -r --workspace-concurrency=1 --filter '!chat-api' --filter '!@chat/server' --filter '!@chat/infra' test"
   # Chromium's own EventSource against the stream, once (on PostgreSQL): the server legs leave test/browser out.
   'browser: pnpm --filter @chat/server test:browser'
+  # The client SDK bundled for the browser, in Chromium on another origin: both transports, once.
+  'client-browser: pnpm --filter @chat/client test:browser'
   'bench-smoke: pnpm run bench:smoke'
   "${extra[@]}"
 )
