@@ -23,8 +23,7 @@ export function Login({ client, onSignedIn }: { client: ChatClient; onSignedIn: 
     setBusy(true)
     setError(null)
     try {
-      const session =
-        submitter?.value === 'register' ? await client.registerAndLogin(body) : await client.login(body)
+      const session = submitter?.value === 'register' ? await client.registerAndLogin(body) : await client.login(body)
       onSignedIn(session.user)
     } catch (err) {
       setError(messageOf(err))

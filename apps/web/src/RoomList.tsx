@@ -69,7 +69,7 @@ export function RoomList({ store, state, current }: { store: ChatStore; state: C
           return (
             <li key={room.id}>
               <Link route={{ view: 'room', roomId: room.id }} className={room.id === current ? 'room current' : 'room'}>
-                <span className={online ? 'dot online' : 'dot'} title={online ? 'someone is online' : undefined} />
+                <span className={online ? 'dot online' : 'dot'} aria-hidden="true" />
                 <span className="room-name">{room.name}</span>
                 {unread > 0 && (
                   <span className="badge">

@@ -183,7 +183,7 @@ export class ChatStore {
     if (event.type === 'member.left' && mine) return this.forget(roomId)
     if (!known || event.type === 'member.joined' || event.type === 'member.left' || event.type === 'message.deleted') {
       void this.refreshRoom(roomId)
-      if (!known) void this.loadPresence(roomId)
+      if (!known || event.type === 'member.joined') void this.loadPresence(roomId)
     }
     if (event.type === 'message') {
       this.onTyping(roomId, event.user, false)
@@ -199,7 +199,9 @@ export class ChatStore {
   private onTyping(roomId: string, user: User, typing: boolean): void {
     const { [user.id]: _was, ...others } = this.state.typing[roomId] ?? {}
     if (!typing && !_was) return
-    const now = typing ? { ...others, [user.id]: { name: user.displayName, until: Date.now() + TYPING_GRACE_MS } } : others
+    const now = typing
+      ? { ...others, [user.id]: { name: user.displayName, until: Date.now() + TYPING_GRACE_MS } }
+      : others
     this.set({ typing: { ...this.state.typing, [roomId]: now } })
   }
 
