@@ -19,26 +19,26 @@ export interface RequestSpec {
 }
 
 /** The claims of a JWT the client reads (never trusts: the server checks them), or none if it is not one. */
-function jwtClaims(token: string): { exp?: unknown; sub?: string } {
+function jwtClaims(token: string): { exp?: unknown; iat?: unknown; sub?: string } {
   const payload = token.split('.')[1]
   if (!payload) return {}
   try {
-    const claims = JSON.parse(atob(payload.replace(/-/g, '+').replace(/_/g, '/'))) as { exp?: unknown; sub?: unknown }
-    return { exp: claims.exp, ...(typeof claims.sub === 'string' && { sub: claims.sub }) }
+    const claims = JSON.parse(atob(payload.replace(/-/g, '+').replace(/_/g, '/'))) as Record<string, unknown>
+    return { exp: claims.exp, iat: claims.iat, ...(typeof claims.sub === 'string' && { sub: claims.sub }) }
   } catch {
     return {}
   }
 }
 
+const seconds = (value: unknown) => (typeof value === 'number' ? value * 1000 : undefined)
 /** When a JWT lapses, in ms since the epoch, or undefined when that cannot be read from it. */
-function jwtExpiry(token: string): number | undefined {
-  const exp = jwtClaims(token).exp
-  return typeof exp === 'number' ? exp * 1000 : undefined
-}
+const jwtExpiry = (token: string) => seconds(jwtClaims(token).exp)
+const jwtIssued = (token: string) => seconds(jwtClaims(token).iat)
 
 export class SessionKeeper {
   private current: Tokens | null
   private refreshing: Promise<Tokens> | null = null
+  private refreshAt: number | undefined
 
   constructor(
     private readonly baseUrl: string,
@@ -48,6 +48,17 @@ export class SessionKeeper {
     private readonly marginMs: number
   ) {
     this.current = tokens ? { ...tokens, expiresAt: tokens.expiresAt ?? jwtExpiry(tokens.accessToken) } : null
+    this.refreshAt = this.current ? this.refreshTime(this.current, jwtIssued(this.current.accessToken)) : undefined
+  }
+
+  /**
+   * When to refresh before a token goes out: the margin ahead of its expiry, but never more than a quarter of its
+   * lifetime (a short-lived token would otherwise be refreshed before every call).
+   */
+  private refreshTime(tokens: Tokens, issuedAt: number | undefined): number | undefined {
+    if (tokens.expiresAt === undefined) return undefined
+    const lifetime = issuedAt === undefined ? Infinity : tokens.expiresAt - issuedAt
+    return tokens.expiresAt - Math.min(this.marginMs, lifetime / 4)
   }
 
   get tokens(): Tokens | null {
@@ -59,19 +70,21 @@ export class SessionKeeper {
     return this.current ? jwtClaims(this.current.accessToken).sub : undefined
   }
 
-  set(tokens: Tokens | null): void {
+  set(tokens: Tokens | null, issuedAt?: number): void {
     this.current = tokens
+    this.refreshAt = tokens ? this.refreshTime(tokens, issuedAt ?? jwtIssued(tokens.accessToken)) : undefined
     this.onTokens?.(tokens)
   }
 
   /** Keeps a session the server just issued. */
   adopt(session: Session): Tokens {
+    const now = Date.now()
     const tokens = {
       accessToken: session.accessToken,
       refreshToken: session.refreshToken,
-      expiresAt: Date.now() + session.expiresIn * 1000
+      expiresAt: now + session.expiresIn * 1000
     }
-    this.set(tokens)
+    this.set(tokens, now)
     return tokens
   }
 
@@ -125,7 +138,7 @@ export class SessionKeeper {
     if (this.refreshing) return (await abortable(this.refreshing, signal)).accessToken
     const tokens = this.current
     if (!tokens) return null
-    if (tokens.expiresAt !== undefined && tokens.expiresAt - this.marginMs <= Date.now()) {
+    if (this.refreshAt !== undefined && this.refreshAt <= Date.now()) {
       return (await this.refresh(signal)).accessToken
     }
     return tokens.accessToken
