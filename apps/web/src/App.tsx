@@ -1,7 +1,7 @@
 // The page: the login form while signed out, else the chat (room list, the open room or the room browser),
 // with the stream's state in a status region and a way out.
 import { useEffect, useMemo, useState, useSyncExternalStore } from 'react'
-import type { User } from '@chat/client'
+import type { ChatClient, User } from '@chat/client'
 import { createClient } from './session.ts'
 import { ChatStore } from './store.ts'
 import { Login } from './Login.tsx'
@@ -25,7 +25,7 @@ export function App() {
 
   if (checking) return <p className="loading">Loading…</p>
   if (!me) return <Login client={client} onSignedIn={setMe} />
-  return <Chat key={me.id} store={new ChatStore(client, me)} />
+  return <Chat key={me.id} client={client} me={me} />
 }
 
 function connectionText(state: string): string {
@@ -35,8 +35,8 @@ function connectionText(state: string): string {
   return ''
 }
 
-function Chat({ store: initial }: { store: ChatStore }) {
-  const [store] = useState(initial)
+function Chat({ client, me }: { client: ChatClient; me: User }) {
+  const [store] = useState(() => new ChatStore(client, me))
   const state = useSyncExternalStore(store.subscribe, store.snapshot)
   const route = useRoute()
 

@@ -33,6 +33,8 @@ export class ChatStore {
   /** Events of rooms whose first page is being read, applied once it is in. */
   private readonly pending = new Map<string, RoomEvent[]>()
   private sweep: ReturnType<typeof setInterval> | undefined
+  /** Rooms the page has opened: a first page that failed (the network was away) is read again once live. */
+  private readonly opened = new Set<string>()
 
   constructor(
     readonly client: ChatClient,
@@ -63,6 +65,7 @@ export class ChatStore {
   }
 
   private forget(roomId: string): void {
+    this.opened.delete(roomId)
     const { [roomId]: _log, ...logs } = this.state.logs
     this.set({ rooms: this.state.rooms.filter((r) => r.id !== roomId), logs })
   }
@@ -105,8 +108,16 @@ export class ChatStore {
     if (room && room.lastReadSeq !== null) this.setRoom(room)
   }
 
+  /** The server could not resume the stream: every list and log read so far is read again. */
+  private reload(): void {
+    this.set({ logs: {} })
+    void this.loadRooms().catch(() => undefined)
+    for (const roomId of this.opened) void this.openRoom(roomId).catch(() => undefined)
+  }
+
   /** Reads the room's latest page, unless it is already in. */
   async openRoom(roomId: string): Promise<void> {
+    this.opened.add(roomId)
     if (this.state.logs[roomId] || this.pending.has(roomId)) return
     this.pending.set(roomId, [])
     try {
@@ -156,9 +167,10 @@ export class ChatStore {
       case 'event':
         return this.onRoomEvent(message.event)
       case 'ready':
-      case 'reset':
-        if (message.type === 'reset') this.set({ logs: {} })
+        for (const roomId of this.opened) void this.openRoom(roomId).catch(() => undefined)
         return void this.loadRooms().catch(() => undefined)
+      case 'reset':
+        return this.reload()
       case 'room.deleted':
       case 'room.left':
         return this.forget(message.roomId)

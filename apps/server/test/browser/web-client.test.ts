@@ -8,7 +8,8 @@ import tap from 'tap'
 import { join } from 'node:path'
 import type { Page } from 'playwright-core'
 import { until } from '@chat/testkit'
-import { uniqueName } from '../helper.ts'
+import { signUp, uniqueName } from '../helper.ts'
+import { createRoom, joinRoom, post } from '../rooms-helper.ts'
 import {
   ARTIFACTS,
   axeViolations,
@@ -22,6 +23,7 @@ import {
   register,
   say,
   serve,
+  serveApp,
   texts
 } from './web-harness.ts'
 
@@ -191,6 +193,57 @@ if (browser) {
       t.same(await axeViolations(page), [], `room view, ${label}`)
       await page.screenshot({ path: join(ARTIFACTS, `room-${label}.png`) })
     }
+  })
+
+  tap.test('keyboard alone; older pages on scroll up; leave, and delete for the owner', async (t) => {
+    const { app, base } = await serveApp(t)
+    const [owner, member] = await Promise.all([signUp(app), signUp(app)])
+    const room = await createRoom(app, owner, { name: 'history' })
+    await joinRoom(app, member, room.id)
+    const posted = Array.from({ length: 120 }, (_, i) => `message ${i + 1}`)
+    for (const text of posted) await post(app, owner, room.id, text)
+
+    const page = await (await contextAt(t, browser)).newPage()
+    await page.goto(base)
+    await page.getByLabel('Username').waitFor()
+    await page.keyboard.type(member.username)
+    await page.keyboard.press('Tab')
+    await page.keyboard.type(member.password)
+    await page.keyboard.press('Enter')
+    const link = roomLink(page, 'history')
+    await link.waitFor()
+    // What has the focus, by what the test knows of it: the room link's address, or the composer's id.
+    const focused = () =>
+      page.evaluate<string>("document.activeElement?.getAttribute('href') ?? document.activeElement?.id ?? ''")
+    for (let i = 0; i < 20 && (await focused()) !== `/chat/${room.id}`; i++) await page.keyboard.press('Tab')
+    t.equal(await focused(), `/chat/${room.id}`, 'the room link is reached with Tab')
+    await page.keyboard.press('Enter')
+    await messageWith(page, 'message 120').waitFor()
+    t.equal((await texts(page)).length, 50, 'the latest page first')
+    for (let i = 0; i < 400 && (await focused()) !== 'composer-text'; i++) await page.keyboard.press('Tab')
+    t.equal(await focused(), 'composer-text', 'the composer is reached with Tab')
+    await page.keyboard.type('sent with Enter')
+    await page.keyboard.press('Enter')
+    await messageWith(page, 'sent with Enter').waitFor()
+
+    await until(async () => {
+      await page.evaluate("document.querySelector('ol.messages').scrollTop = 0")
+      return (await texts(page)).length === 121
+    }, 'every older page read by scrolling up')
+    t.same(await texts(page), [...posted, 'sent with Enter'], 'the whole history, in order, each once')
+
+    await page.getByRole('button', { name: 'Leave room' }).click()
+    await link.waitFor({ state: 'detached' })
+    t.pass('left: the room is gone from the list')
+
+    const owners = await (await contextAt(t, browser)).newPage()
+    await logIn(owners, base, owner.username)
+    await roomLink(owners, 'history').click()
+    t.equal(await owners.getByRole('button', { name: 'Leave room' }).count(), 0, 'the owner cannot leave')
+    owners.once('dialog', (dialog) => void dialog.accept())
+    await owners.getByRole('button', { name: 'Delete room' }).click()
+    await roomLink(owners, 'history').waitFor({ state: 'detached' })
+    t.pass('deleted by the owner')
   })
 
   tap.test('time to first message: open the page, log in, the room shown (printed, not asserted)', async (t) => {

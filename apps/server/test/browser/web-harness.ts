@@ -8,6 +8,7 @@ import { access, mkdir, readdir, stat } from 'node:fs/promises'
 import { createServer, connect, type Socket } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { join } from 'node:path'
+import type { FastifyInstance } from 'fastify'
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
 import { listen } from '@chat/testkit'
 import { build } from '../helper.ts'
@@ -59,10 +60,12 @@ export async function launchOrSkip(): Promise<Browser | undefined> {
 }
 
 /** A node with the built client, listening on a real port. */
-export async function serve(t: Test): Promise<string> {
+export async function serveApp(t: Test): Promise<{ app: FastifyInstance; base: string }> {
   const app = await build(t, { web: { root: join(WEB, 'dist') } })
-  return listen(app)
+  return { app, base: await listen(app) }
 }
+
+export const serve = async (t: Test) => (await serveApp(t)).base
 
 export async function contextAt(t: Test, browser: Browser, width = 1280, height = 800): Promise<BrowserContext> {
   const context = await browser.newContext({ viewport: { width, height } })
