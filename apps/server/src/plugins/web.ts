@@ -49,5 +49,6 @@ export default fp<WebOptions>(
       )
     }
   },
+  // After the OpenAPI plugin, so it sees these routes and leaves them out of the document.
   { name: 'web', dependencies: ['docs'] }
 )
