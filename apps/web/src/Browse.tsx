@@ -19,10 +19,15 @@ export function Browse({ store, state }: { store: ChatStore; state: ChatState })
     void load()
   }, [])
 
+  const [error, setError] = useState<string | null>(null)
   const join = async (room: Room) => {
-    await store.client.joinRoom(room.id)
-    await store.loadRooms()
-    navigate({ view: 'room', roomId: room.id })
+    try {
+      await store.client.joinRoom(room.id)
+      await store.loadRooms()
+      navigate({ view: 'room', roomId: room.id })
+    } catch (err) {
+      setError((err as Error).message)
+    }
   }
 
   const mine = new Set(state.rooms.map((r) => r.id))
@@ -35,6 +40,7 @@ export function Browse({ store, state }: { store: ChatStore; state: ChatState })
         Search rooms
         <input type="search" value={query} onChange={(e) => setQuery(e.target.value)} />
       </label>
+      {error && <p role="alert">{error}</p>}
       <ul>
         {shown.map((room) => (
           <li key={room.id}>

@@ -36,12 +36,16 @@ export function Message({ store, event, replied, isOwner, onReply }: MessageProp
   const edit = async (e: FormEvent<HTMLFormElement>) => {
     e.preventDefault()
     const text = String(new FormData(e.currentTarget).get('text'))
-    if (text && text !== event.text) await store.client.editMessage({ roomId, seq: event.seq, text })
-    setEditing(false)
+    try {
+      if (text && text !== event.text) await store.client.editMessage({ roomId, seq: event.seq, text })
+      setEditing(false)
+    } catch {
+      // Refused (deleted meanwhile, a text past the limit): the form stays open with what was typed.
+    }
   }
   const react = async (key: string, remove: boolean) => {
     setPicking(false)
-    await store.client.react({ roomId, seq: event.seq, key, remove })
+    await store.client.react({ roomId, seq: event.seq, key, remove }).catch(() => undefined)
   }
 
   return (

@@ -90,14 +90,17 @@ export function RoomView({ store, state, room }: { store: ChatStore; state: Chat
     void store.client.typing({ roomId: room.id }).catch(() => undefined)
   }
 
-  const leave = async () => {
-    await store.client.leaveRoom(room.id)
-    navigate({ view: 'home' })
-  }
-  const remove = async () => {
+  const leave = () =>
+    store.client.leaveRoom(room.id).then(
+      () => navigate({ view: 'home' }),
+      (err: Error) => setError(err.message)
+    )
+  const remove = () => {
     if (!confirm(`Delete the room “${room.name}” and all its messages?`)) return
-    await store.client.deleteRoom(room.id)
-    navigate({ view: 'home' })
+    void store.client.deleteRoom(room.id).then(
+      () => navigate({ view: 'home' }),
+      (err: Error) => setError(err.message)
+    )
   }
 
   const bySeq = new Map(log?.items.map((e) => [e.seq, e]))
@@ -111,7 +114,7 @@ export function RoomView({ store, state, room }: { store: ChatStore; state: Chat
           {room.memberCount} {room.memberCount === 1 ? 'member' : 'members'}
         </span>
         {isOwner ? (
-          <button type="button" className="danger" onClick={() => void remove()}>
+          <button type="button" className="danger" onClick={remove}>
             Delete room
           </button>
         ) : (
