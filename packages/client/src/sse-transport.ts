@@ -18,6 +18,7 @@ export function frameEvent(frame: SseFrame): ChatEvent | undefined {
 }
 
 export async function connectSse(attempt: Attempt): Promise<AttemptEnd> {
+  if (attempt.signal.aborted) return { error: attempt.signal.reason }
   const controller = new AbortController()
   const abort = () => controller.abort(attempt.signal.reason)
   attempt.signal.addEventListener('abort', abort, { once: true })

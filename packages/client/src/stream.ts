@@ -112,12 +112,15 @@ export class ChatStream {
     }
     if (event.type === 'ready') {
       this.attempt = 0
+      this.refusedAfterRefresh = false
       this.setState({ state: 'live', attempt: 0 })
     }
     this.emit(event)
   }
 
   private attempt = 0
+  /** Refused with 401 right after a refresh, not live since: the next refusal waits like any failure. */
+  private refusedAfterRefresh = false
 
   private async run(): Promise<void> {
     const signal = this.controller.signal
@@ -125,7 +128,6 @@ export class ChatStream {
     const max = this.options.maxDelayMs ?? 30_000
     const session = this.client.session
     this.setState({ state: 'connecting', attempt: 0 })
-    let refusedAfterRefresh = false
     for (;;) {
       let end: AttemptEnd
       let token: string | null = null
@@ -162,10 +164,8 @@ export class ChatStream {
           end = { error }
         }
         // A fresh token goes at once; refused again right after a refresh, the next try waits like any other.
-        if (!refusedAfterRefresh) delayMs = 0
-        refusedAfterRefresh = end.unauthorized === true
-      } else {
-        refusedAfterRefresh = false
+        if (!this.refusedAfterRefresh) delayMs = 0
+        this.refusedAfterRefresh = end.unauthorized === true
       }
       this.attempt++
       delayMs ??= end.retryAfterMs ?? backoffDelay(this.attempt, initial, max)

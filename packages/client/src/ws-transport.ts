@@ -6,6 +6,7 @@ import { idleTimer, refusal, type Attempt, type AttemptEnd } from './transport.t
 
 export function connectWs(attempt: Attempt): Promise<AttemptEnd> {
   const WebSocketClass = attempt.WebSocket ?? (globalThis as { WebSocket?: Attempt['WebSocket'] }).WebSocket
+  if (attempt.signal.aborted) return Promise.resolve({ error: attempt.signal.reason })
   if (!WebSocketClass) {
     return Promise.resolve({ error: new Error('no WebSocket class: pass one as the WebSocket option'), fatal: true })
   }

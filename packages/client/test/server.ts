@@ -5,7 +5,8 @@ import type { Test } from 'tap'
 import { buildApp, type AppOptions } from '@chat/server/src/app.ts'
 import type { Config } from '@chat/server/src/config.ts'
 import { freshDatabase, testConfig, uniqueName } from '@chat/server/test/helper.ts'
-import { ChatClient, type ChatClientOptions } from '../src/index.ts'
+import WebSocket from 'ws'
+import { ChatClient, type ChatClientOptions, type WebSocketConstructor } from '../src/index.ts'
 
 export { uniqueName }
 
@@ -18,7 +19,7 @@ export interface TestServer {
   count(route: string): number
   /** Closes the app (streams get `close: shutdown`) and starts a new one on the same port and database. */
   restart(between?: () => Promise<void>): Promise<void>
-  /** A client of this server, not signed in. */
+  /** A client of this server, not signed in (its WebSocket class the `ws` package's: Node 20 has none). */
   client(options?: Partial<ChatClientOptions>): ChatClient
   /** A client signed in as a new user. */
   signedIn(options?: Partial<ChatClientOptions>): Promise<ChatClient & { userId: string; username: string }>
@@ -61,7 +62,8 @@ export async function startServer(
       await between?.()
       app = await start(address.port)
     },
-    client: (more = {}) => new ChatClient({ baseUrl, ...more }),
+    client: (more = {}) =>
+      new ChatClient({ baseUrl, WebSocket: WebSocket as unknown as WebSocketConstructor, ...more }),
     async signedIn(more = {}) {
       const client = server.client(more)
       const username = uniqueName('client')

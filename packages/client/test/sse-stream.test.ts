@@ -1,0 +1,4 @@
+// The user stream over SSE (GET /events through fetch), against the real server.
+import { streamScenarios } from './stream-scenarios.ts'
+
+streamScenarios('sse')
