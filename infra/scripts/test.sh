@@ -34,7 +34,8 @@ legs+=(
   'lint+typecheck: pnpm run lint && pnpm run typecheck'
   # Every other package's tap suite (realtime today), whatever packages come.
   "packages: pnpm -r --workspace-concurrency=1 --filter '!chat-api' --filter '!@chat/server' --filter '!@chat/infra' test"
-  # Chromium's own EventSource against the stream, once (on PostgreSQL): the server legs leave test/browser out.
+  # Chromium, once (on PostgreSQL): its own EventSource against the streams, and the web client (built first)
+  # driven as its users would; the server legs leave test/browser out.
   'browser: pnpm --filter @chat/server test:browser'
   # The client SDK bundled for the browser, in Chromium on another origin: both transports, once.
   'client-browser: pnpm --filter @chat/client test:browser'

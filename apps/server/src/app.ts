@@ -45,6 +45,7 @@ import roomRoutes from './routes/rooms.ts'
 import messageRoutes from './routes/messages.ts'
 import eventRoutes from './routes/events.ts'
 import wsRoutes from './routes/ws.ts'
+import webPlugin, { type WebOptions } from './plugins/web.ts'
 
 export const BODY_LIMIT = 64 * 1024
 // Longer URLs are a 414. Node refuses a request line and headers past 16 KiB (431) before Fastify sees them;
@@ -63,6 +64,8 @@ export interface AppOptions {
   typing?: TypingOptions
   /** Presence's timings and pacing (tests shorten them); the member cap comes from the config. */
   presence?: Omit<PresenceOptions, 'maxMembers'>
+  /** Where the built web client is served from (tests hand in their own folder). */
+  web?: WebOptions
   /** Where log lines go (default: stdout); tests read them from here. */
   logStream?: DestinationStream
 }
@@ -192,5 +195,6 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(messageRoutes)
   await app.register(eventRoutes, { maxStreamsPerUser: config.maxStreamsPerUser })
   await app.register(wsRoutes, { maxStreamsPerUser: config.maxStreamsPerUser, corsOrigins: config.corsOrigins })
+  await app.register(webPlugin, options.web ?? {})
   return app
 }
