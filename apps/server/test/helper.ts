@@ -134,10 +134,14 @@ export interface BuildOptions extends Partial<Omit<AppOptions, 'config'>> {
   config?: Partial<Config>
 }
 
-/** Builds an app on a fresh database; closed and dropped when the test ends. */
+/**
+ * Builds an app on a fresh database; closed and dropped when the test ends. It serves no web client unless the
+ * test names one: the browser suite rebuilds apps/web/dist meanwhile, and the API suites do not need it.
+ */
 export async function build(t: Test, options: BuildOptions = {}): Promise<FastifyInstance> {
   const db = options.database ? undefined : await freshDatabase()
   const app = await buildApp({
+    web: { root: null },
     ...options,
     config: testConfig(options.config),
     database: options.database ?? db!.options

@@ -8,8 +8,8 @@ import fp from 'fastify-plugin'
 import fastifyStatic from '@fastify/static'
 
 export interface WebOptions {
-  /** The built client's folder (default: apps/web/dist of this workspace). */
-  root?: string
+  /** The built client's folder (default: apps/web/dist of this workspace); null: serve none. */
+  root?: string | null
 }
 
 /** Where `pnpm --filter @chat/web build` writes, seen from src/plugins and from dist/plugins alike. */
@@ -25,6 +25,7 @@ function setCacheHeaders(reply: FastifyReply, path: string): void {
 
 export default fp<WebOptions>(
   async (app, options) => {
+    if (options.root === null) return
     const root = options.root ?? DEFAULT_WEB_ROOT
     const built = await access(`${root}/index.html`).then(
       () => true,
