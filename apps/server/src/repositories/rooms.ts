@@ -2,7 +2,7 @@
 // transaction the rooms service opens; several rooms are always locked in id order, the order batched posts
 // lock them in, so no two writers can wait on each other.
 import { v7 as uuidv7 } from 'uuid'
-import type { Member, Room, User } from '@chat/contracts'
+import type { Member, Room } from '@chat/contracts'
 import { tables, type Database, type Transaction, and, asc, desc, eq, gt, inArray, lt, lte, sql } from '@chat/db'
 import { decodeCursor, isString, toPage } from './page-cursor.ts'
 import type { RoomRow } from './room-log.ts'
@@ -82,18 +82,21 @@ export async function markRead(db: Executor, roomId: string, userId: string, seq
 }
 
 /** Whether the room exists, whether the user is in it and, when they are, the user as others see them. */
-export async function memberProfile(
-  db: Executor,
-  roomId: string,
-  userId: string
-): Promise<{ room: boolean; user: User | null }> {
-  const [row] = await db
-    .select({ room: rooms.id, user: users })
+/**
+ * Who is a member where, for many (room, user) pairs in one prepared statement: each asked room that exists,
+ * with those of the asked users who are its members (the profile of each). The caller matches its pairs.
+ */
+export function prepareMemberProfiles(db: Database) {
+  return db
+    .select({ roomId: rooms.id, user: users })
     .from(rooms)
-    .leftJoin(memberships, memberOf(userId))
+    .leftJoin(
+      memberships,
+      and(eq(memberships.roomId, rooms.id), sql`${memberships.userId} = any(${sql.placeholder('users')}::uuid[])`)
+    )
     .leftJoin(users, eq(users.id, memberships.userId))
-    .where(eq(rooms.id, roomId))
-  return { room: row !== undefined, user: row?.user ? toUser(row.user) : null }
+    .where(sql`${rooms.id} = any(${sql.placeholder('rooms')}::uuid[])`)
+    .prepare('chat_member_profiles')
 }
 
 /** The rooms of the user with at most `maxMembers` members: where their presence is pushed. */

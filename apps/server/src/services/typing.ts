@@ -10,7 +10,7 @@ import type { TypingBody, User } from '@chat/contracts'
 import type { Database } from '@chat/db'
 import { NotMember, RoomNotFound, Unavailable } from '../errors.ts'
 import type { Realtime } from '../plugins/realtime.ts'
-import { memberProfile } from '../repositories/rooms.ts'
+import { MemberProfiles } from '../repositories/member-profiles.ts'
 import { MemoryTypingStore, RedisTypingStore, type TypingStore } from '../typing-store.ts'
 
 export interface TypingOptions {
@@ -36,13 +36,13 @@ declare module 'fastify' {
 
 export class TypingService {
   readonly options: Required<TypingOptions>
-  readonly #db: Database
+  readonly #profiles: MemberProfiles
   readonly #realtime: Realtime
   readonly #store: TypingStore
   readonly #log: FastifyBaseLogger
 
   constructor(db: Database, realtime: Realtime, store: TypingStore, options: TypingOptions, log: FastifyBaseLogger) {
-    this.#db = db
+    this.#profiles = new MemberProfiles(db)
     this.#realtime = realtime
     this.#store = store
     this.#log = log
@@ -51,13 +51,18 @@ export class TypingService {
 
   /** Members only (404 for an unknown room, 403 CHAT_NOT_MEMBER). */
   async set(userId: string, { roomId, typing = true }: TypingBody): Promise<void> {
-    const { room, user } = await memberProfile(this.#db, roomId, userId)
+    const { room, user } = await this.#profiles.get(roomId, userId)
     if (!room) throw new RoomNotFound()
     if (!user) throw new NotMember()
     const fanOut = await this.#stored(() =>
       typing ? this.#store.start(roomId, user, Date.now(), this.options) : this.#store.stop(roomId, userId)
     )
     if (fanOut) await this.#realtime.publishTyping(roomId, user, typing)
+  }
+
+  /** Answers the membership questions asked so far: before the database closes. */
+  close(): Promise<void> {
+    return this.#profiles.close()
   }
 
   /** A post ends its author's typing in the room at once. Never fails the post: the lapse would end it anyway. */
@@ -105,6 +110,7 @@ export default fp<TypingOptions>(
     app.addHook('onClose', async () => {
       clearInterval(timer)
       await sweeping
+      await typing.close()
     })
   },
   { name: 'typing-service', dependencies: ['db', 'redis', 'realtime'] }
