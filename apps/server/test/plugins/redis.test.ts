@@ -201,22 +201,16 @@ t.test('REDIS_PREFIX: every key and channel of a deployment carries it, and depl
   )
   const keys: string[] = []
   for await (const batch of scanner.scanStream({ match: `${prefix}*`, count: 1000 })) keys.push(...batch)
-  t.ok(
-    keys.some((k) => k.startsWith(`${prefix}streams:`)),
-    'stream slots under the prefix'
-  )
-  t.ok(
-    keys.some((k) => k.startsWith(`${prefix}node:`)),
-    'the liveness key under the prefix'
-  )
-  t.ok(
-    keys.some((k) => k.startsWith(`${prefix}rl:`)),
-    'rate-limit counters under the prefix'
-  )
-  t.ok(
-    keys.some((k) => k.startsWith(`${prefix}online:`)),
-    'presence under the prefix'
-  )
+  for (const [kind, what] of [
+    ['streams:', 'stream slots'],
+    ['node:', 'the liveness key'],
+    ['rl:', 'rate-limit counters'],
+    ['online:', 'presence']
+  ])
+    t.ok(
+      keys.some((k) => k.startsWith(prefix + kind)),
+      `${what} under the prefix`
+    )
   onA.destroy()
   onB.destroy()
 })

@@ -1,7 +1,8 @@
 // A session found live is taken as live for a moment without asking the database again, and a revoked one is
 // still refused everywhere within a second: at once on the node that revoked it, at once on a node the bus tells,
 // and within LIVE_FOR_MS on a node the bus cannot tell (its Redis is down). Two nodes on one database.
-import t from 'tap'
+import t, { type Test } from 'tap'
+import type { FastifyInstance } from 'fastify'
 import { randomUUID } from 'node:crypto'
 import { sql } from '@chat/db'
 import { listen, openStream, until } from '@chat/testkit'
@@ -13,6 +14,17 @@ const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
 // Nothing listens there: a node configured with it runs with its Redis down.
 const DOWN_REDIS_URL = 'redis://127.0.0.1:1'
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** Two nodes on one database and the given Redis, a user signed up, and a `GET /users/me` of theirs. */
+async function twoNodes(t: Test, redisUrl: string) {
+  const db = await freshDatabase()
+  t.teardown(() => db.drop())
+  const node = () => build(t, { database: db.options, config: { redisUrl } })
+  const [a, b] = [await node(), await node()]
+  const alice = await signUp(a)
+  const me = (app: FastifyInstance) => as(app, alice, { method: 'GET', url: '/users/me' })
+  return { a, b, alice, me }
+}
 
 t.test('the answer is kept for LIVE_FOR_MS, then asked again', async (t) => {
   const app = await build(t)
@@ -30,12 +42,7 @@ t.test('the answer is kept for LIVE_FOR_MS, then asked again', async (t) => {
 })
 
 t.test('a logout is refused at once on its own node and on a node the bus tells', async (t) => {
-  const db = await freshDatabase()
-  t.teardown(() => db.drop())
-  const node = () => build(t, { database: db.options, config: { redisUrl: REDIS_URL } })
-  const [a, b] = [await node(), await node()]
-  const alice = await signUp(a)
-  const me = (app: typeof a) => as(app, alice, { method: 'GET', url: '/users/me' })
+  const { a, b, alice, me } = await twoNodes(t, REDIS_URL)
   const room = await createRoom(a, alice)
   const stream = await openStream(t, await listen(b), room.id, { token: alice.accessToken })
   await until(() => b.realtime.hub.countForUser(alice.id) === 1, 'the stream on B')
@@ -51,12 +58,7 @@ t.test('a logout is refused at once on its own node and on a node the bus tells'
 })
 
 t.test('with Redis down, the other node refuses a revoked session within a second', async (t) => {
-  const db = await freshDatabase()
-  t.teardown(() => db.drop())
-  const node = () => build(t, { database: db.options, config: { redisUrl: DOWN_REDIS_URL } })
-  const [a, b] = [await node(), await node()]
-  const alice = await signUp(a)
-  const me = (app: typeof a) => as(app, alice, { method: 'GET', url: '/users/me' })
+  const { a, b, alice, me } = await twoNodes(t, DOWN_REDIS_URL)
   t.equal((await me(b)).statusCode, 200, 'B has found the session live')
   const revokedAt = performance.now()
   t.equal((await as(a, alice, { method: 'POST', url: '/auth/logout', payload: {} })).statusCode, 204)
