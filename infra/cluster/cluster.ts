@@ -1,5 +1,5 @@
 // A multi-node cluster on one machine without Docker: N server processes on loopback ports sharing one
-// PostgreSQL database and one Redis, behind a local nginx rendered from the same config docker-compose uses.
+// PostgreSQL database and one Redis (or a Redis Cluster: redis-cluster.ts), behind a local nginx rendered from the same config docker-compose uses.
 // `pnpm cluster` and the cluster tests both go through startCluster(), so the tests exercise exactly what
 // people run.
 import { randomBytes } from 'node:crypto'
@@ -33,6 +33,8 @@ export interface ClusterOptions {
   /** Created if missing (postgres://postgres@127.0.0.1:5432/chat_cluster). */
   databaseUrl?: string
   redisUrl?: string
+  /** A Redis Cluster's seeds (`host:port,…`) instead of redisUrl: the nodes get REDIS_CLUSTER_NODES. */
+  redisClusterNodes?: string
   /** nginx config, logs and temp files, the JWT secret, node logs (<workspace>/.cluster). */
   stateDir?: string
   /** Default: generated once into <stateDir>/jwt-secret. */
@@ -51,6 +53,7 @@ export interface Cluster {
   readonly nodes: readonly ClusterNode[]
   readonly stateDir: string
   readonly databaseUrl: string
+  /** The one Redis, or `cluster <seeds>` for a Redis Cluster. */
   readonly redisUrl: string
   /** SIGTERM to every node and a graceful quit to nginx, at once; resolves when all have exited. */
   stop(): Promise<void>
@@ -125,7 +128,9 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
           PORT: String(basePort + i),
           HOST: '127.0.0.1',
           DATABASE_URL: databaseUrl,
-          REDIS_URL: redisUrl,
+          ...(options.redisClusterNodes
+            ? { REDIS_URL: '', REDIS_CLUSTER_NODES: options.redisClusterNodes }
+            : { REDIS_URL: redisUrl, REDIS_CLUSTER_NODES: '' }),
           JWT_SECRET: jwtSecret,
           TRUST_PROXY: 'loopback',
           ...options.env
@@ -165,7 +170,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     nodes,
     stateDir,
     databaseUrl,
-    redisUrl,
+    redisUrl: options.redisClusterNodes ? `cluster ${options.redisClusterNodes}` : redisUrl,
     stop
   }
 }

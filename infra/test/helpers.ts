@@ -48,7 +48,10 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
 /** A cluster on a fresh database, generous limits so the tests' own load is never rate limited. */
 export async function testCluster(
   t: Test,
-  opts: Pick<ClusterOptions, 'port' | 'basePort' | 'nodes' | 'env'> & { port: number; basePort: number }
+  opts: Pick<ClusterOptions, 'port' | 'basePort' | 'nodes' | 'env' | 'redisClusterNodes'> & {
+    port: number
+    basePort: number
+  }
 ): Promise<Cluster> {
   const databaseUrl = await freshDatabase(t)
   const stateDir = await mkdtemp(join(tmpdir(), 'chat-cluster-test-'))

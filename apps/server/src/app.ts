@@ -170,7 +170,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(docsPlugin)
   await app.register(metricsPlugin)
   await app.register(dbPlugin, { database })
-  await app.register(redisPlugin, { url: config.redisUrl, prefix: config.redisPrefix })
+  await app.register(redisPlugin, {
+    url: config.redisUrl,
+    cluster: config.redisCluster,
+    prefix: config.redisPrefix
+  })
   await app.register(nodePlugin)
   await app.register(passwordsPlugin)
   await app.register(sessionsPlugin, { refreshTokenTtl: config.refreshTokenTtl })

@@ -14,8 +14,10 @@ export interface Config {
   host: string
   /** Unset: embedded PostgreSQL (PGlite) in dataDir. */
   databaseUrl: string | undefined
-  /** Unset: in-process bus, one node. */
+  /** Unset (and no redisCluster): in-process bus, one node. */
   redisUrl: string | undefined
+  /** A Redis Cluster instead of one Redis: its seed nodes, and how many partitions its channels are hashed into. */
+  redisCluster: { nodes: { host: string; port: number }[]; partitions: number } | undefined
   /** Put before every Redis key and channel of this deployment, so several can share one Redis. */
   redisPrefix: string
   /** Unset with the embedded database: generated once and kept in dataDir. */
@@ -130,6 +132,29 @@ function redisPrefix(env: Env): string {
   return raw
 }
 
+// REDIS_CLUSTER_NODES: comma-separated host:port seeds (IPv6 in brackets); any reachable one finds the rest.
+function redisCluster(env: Env): Config['redisCluster'] {
+  const raw = optional(env, 'REDIS_CLUSTER_NODES')
+  if (raw === undefined) return undefined
+  if (optional(env, 'REDIS_URL') !== undefined) {
+    throw new ConfigError('REDIS_URL and REDIS_CLUSTER_NODES are mutually exclusive: set one of them')
+  }
+  const nodes = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((seed) => {
+      const match = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(seed)
+      const port = Number(match?.[2])
+      if (!match || port < 1 || port > 65535) {
+        throw new ConfigError(`REDIS_CLUSTER_NODES must be comma-separated host:port seeds (bad: "${seed}")`)
+      }
+      return { host: match[1]!.replace(/^\[|\]$/g, ''), port }
+    })
+  if (nodes.length === 0) throw new ConfigError('REDIS_CLUSTER_NODES names no node')
+  return { nodes, partitions: integer(env, 'REDIS_CLUSTER_PARTITIONS', 64, 1, 16_384) }
+}
+
 /** Reads and validates the whole configuration; throws ConfigError on the first bad value. */
 export function loadConfig(env: Env = process.env): Config {
   const databaseUrl = url(env, 'DATABASE_URL', ['postgres:', 'postgresql:'])
@@ -149,6 +174,7 @@ export function loadConfig(env: Env = process.env): Config {
     host: optional(env, 'HOST') ?? '127.0.0.1',
     databaseUrl,
     redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:']),
+    redisCluster: redisCluster(env),
     redisPrefix: redisPrefix(env),
     jwtSecret,
     dataDir: optional(env, 'DATA_DIR') ?? './data',

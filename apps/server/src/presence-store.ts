@@ -1,11 +1,13 @@
-// Where "who is online" lives. With Redis (each key after the deployment's prefix): for each online user, the set
-// of nodes holding a connection of theirs (`online:<user>`); for each node, the users it registered
-// (`node-users:<node>`); and the nodes that registered any (`nodes`). A user is online while their set is not empty. A node's entries are its own to
-// add and remove, while its liveness key (plugins/node.ts) lives; once the key is gone (SIGKILL, a lost machine)
-// any other node's sweep removes them, and every user left with an empty set is offline. Each change is decided
-// inside one script, so exactly one node sees each transition and announces it. Without Redis: one node, one set.
-import type { Redis } from 'ioredis'
+// Where "who is online" lives. With Redis (each key after the deployment's prefix, all under the hash tag
+// `{presence}`, so the scripts run on a Redis Cluster too): for each online user, the set of nodes holding a
+// connection of theirs (`{presence}:online:<user>`); for each node, the users it registered
+// (`{presence}:node-users:<node>`); and the nodes that registered any (`{presence}:nodes`). A user is online while
+// their set is not empty. A node's entries are its own to add and remove, while its liveness key (plugins/node.ts)
+// lives; once the key is gone (SIGKILL, a lost machine) any other node's sweep removes them, and every user left
+// with an empty set is offline. Each change is decided inside one script, so exactly one node sees each
+// transition and announces it. Without Redis: one node, one set.
 import type { NodeLiveness } from './plugins/node.ts'
+import type { RedisClient } from './plugins/redis.ts'
 
 export interface PresenceStore {
   /** The node holds a connection of the user now; true when the user was offline until now. */
@@ -62,27 +64,27 @@ redis.call('SREM', KEYS[2], ARGV[2])
 if removed == 1 and redis.call('SCARD', KEYS[1]) == 0 then return 1 end
 return 0`
 
-// KEYS: the node list. ARGV: node key prefix, online prefix, node-users prefix, limit, this node. Takes at most
-// `limit` users off dead nodes per run, so one run stays short however many users a dead node held.
+// KEYS: the node list. ARGV: online prefix, node-users prefix, limit, then the dead nodes (their liveness keys lie in
+// other slots, so the caller asks them first). Takes at most `limit` users off dead nodes per run, so one run stays
+// short however many users a dead node held.
 const SWEEP = `
 local offline = {}
-local budget = tonumber(ARGV[4])
-for _, node in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+local budget = tonumber(ARGV[3])
+for i = 4, #ARGV do
   if budget <= 0 then break end
-  if node ~= ARGV[5] and redis.call('EXISTS', ARGV[1] .. node) == 0 then
-    local users = redis.call('SPOP', ARGV[3] .. node, budget)
-    budget = budget - #users
-    for _, user in ipairs(users) do
-      local key = ARGV[2] .. user
-      if redis.call('SREM', key, node) == 1 and redis.call('SCARD', key) == 0 then offline[#offline + 1] = user end
-    end
-    if redis.call('SCARD', ARGV[3] .. node) == 0 then redis.call('SREM', KEYS[1], node) end
+  local node = ARGV[i]
+  local users = redis.call('SPOP', ARGV[2] .. node, budget)
+  budget = budget - #users
+  for _, user in ipairs(users) do
+    local key = ARGV[1] .. user
+    if redis.call('SREM', key, node) == 1 and redis.call('SCARD', key) == 0 then offline[#offline + 1] = user end
   end
+  if redis.call('SCARD', ARGV[2] .. node) == 0 then redis.call('SREM', KEYS[1], node) end
 end
 return offline`
 
 export class RedisPresenceStore implements PresenceStore {
-  readonly #redis: Redis
+  readonly #redis: RedisClient
   readonly #node: string
   readonly #nodeKeys: string
   readonly #online: string
@@ -91,13 +93,13 @@ export class RedisPresenceStore implements PresenceStore {
   /** How many users this node has registered: with none, it has nothing to lose. */
   #registered = 0
 
-  constructor(redis: Redis, node: Pick<NodeLiveness, 'id' | 'keyPrefix'>, prefix: string) {
+  constructor(redis: RedisClient, node: Pick<NodeLiveness, 'id' | 'keyPrefix'>, prefix: string) {
     this.#redis = redis
     this.#node = node.id
     this.#nodeKeys = node.keyPrefix
-    this.#online = `${prefix}online:`
-    this.#nodeUsers = `${prefix}node-users:`
-    this.#nodes = `${prefix}nodes`
+    this.#online = `${prefix}{presence}:online:`
+    this.#nodeUsers = `${prefix}{presence}:node-users:`
+    this.#nodes = `${prefix}{presence}:nodes`
   }
 
   #keys(userId: string): string[] {
@@ -116,8 +118,11 @@ export class RedisPresenceStore implements PresenceStore {
   }
 
   async sweep(limit: number): Promise<string[]> {
-    const args = [this.#nodeKeys, this.#online, this.#nodeUsers, limit, this.#node]
-    return (await this.#redis.eval(SWEEP, 1, this.#nodes, ...args)) as string[]
+    const others = (await this.#redis.smembers(this.#nodes)).filter((node) => node !== this.#node)
+    const alive = await Promise.all(others.map((node) => this.#redis.exists(this.#nodeKeys + node)))
+    const dead = others.filter((_, i) => alive[i] === 0)
+    if (dead.length === 0) return []
+    return (await this.#redis.eval(SWEEP, 1, this.#nodes, this.#online, this.#nodeUsers, limit, ...dead)) as string[]
   }
 
   async online(userIds: readonly string[]): Promise<Set<string>> {

@@ -3,7 +3,7 @@
 // every route the same counters: a budget is named by its key alone, and each key names its group
 // (`auth:<address>`, `message:<user>`), so the routes of a group, and the WebSocket commands, draw on one budget.
 import type { FastifyRateLimitStore } from '@fastify/rate-limit'
-import type { Redis } from 'ioredis'
+import type { RedisClient } from './plugins/redis.ts'
 
 type Callback = (error: Error | null, result?: { current: number; ttl: number }) => void
 
@@ -44,7 +44,7 @@ return {current, ttl}
 `
 
 /** The cluster's budgets, on the redis plugin's commands connection. */
-export function redisStore(redis: Redis, prefix: string): new () => FastifyRateLimitStore {
+export function redisStore(redis: RedisClient, prefix: string): new () => FastifyRateLimitStore {
   return class RedisStore implements FastifyRateLimitStore {
     incr(key: string, callback: Callback, timeWindow: number): void {
       redis.eval(INCR, 1, `${prefix}${key}`, timeWindow).then(

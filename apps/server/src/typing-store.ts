@@ -8,8 +8,8 @@
 // A room shows at most `maxPerRoom` typists at once: a start beyond that is not recorded and not fanned out (the
 // typer's client sends it again within a second or two and gets in once someone stops), so a room where a
 // thousand people type costs the fan-out of a few typists, not of a thousand, and messages do not wait behind it.
-import type { Redis } from 'ioredis'
 import type { User } from '@chat/contracts'
+import type { RedisClient } from './plugins/redis.ts'
 
 /** A typing entry that lapsed: its room and author. */
 export interface Lapsed {
@@ -136,13 +136,13 @@ return out`
 
 /** The cluster's typing, in Redis. */
 export class RedisTypingStore implements TypingStore {
-  readonly #redis: Redis
+  readonly #redis: RedisClient
   readonly #until: string
   readonly #info: string
   readonly #room: string
 
   /** `prefix`: the deployment's (REDIS_PREFIX). */
-  constructor(redis: Redis, prefix: string) {
+  constructor(redis: RedisClient, prefix: string) {
     this.#redis = redis
     this.#until = prefix + UNTIL
     this.#info = prefix + INFO

@@ -82,6 +82,29 @@ t.test('good values are read and typed', async (t) => {
   t.equal(loadConfig({ DATABASE_URL: 'postgresql://db/chat', JWT_SECRET: SECRET }).databaseUrl, 'postgresql://db/chat')
 })
 
+t.test('REDIS_CLUSTER_NODES: seeds of a Redis Cluster, instead of REDIS_URL', async (t) => {
+  t.equal(loadConfig({}).redisCluster, undefined, 'unset: no cluster')
+  t.same(loadConfig({ REDIS_CLUSTER_NODES: 'redis-1:7000, 10.0.0.2:7001,[::1]:7002' }).redisCluster, {
+    nodes: [
+      { host: 'redis-1', port: 7000 },
+      { host: '10.0.0.2', port: 7001 },
+      { host: '::1', port: 7002 }
+    ],
+    partitions: 64
+  })
+  t.equal(loadConfig({ REDIS_CLUSTER_NODES: 'r:7000', REDIS_CLUSTER_PARTITIONS: '16' }).redisCluster?.partitions, 16)
+  const refused: Array<[Record<string, string>, RegExp]> = [
+    [{ REDIS_CLUSTER_NODES: 'r:7000', REDIS_URL: 'redis://r:6379' }, /mutually exclusive/],
+    [{ REDIS_CLUSTER_NODES: 'r' }, /REDIS_CLUSTER_NODES .*"r"/],
+    [{ REDIS_CLUSTER_NODES: 'r:0' }, /REDIS_CLUSTER_NODES/],
+    [{ REDIS_CLUSTER_NODES: 'r:7000,redis://s:7001' }, /REDIS_CLUSTER_NODES .*redis:\/\/s:7001/],
+    [{ REDIS_CLUSTER_NODES: ',' }, /names no node/],
+    [{ REDIS_CLUSTER_NODES: 'r:7000', REDIS_CLUSTER_PARTITIONS: '0' }, /REDIS_CLUSTER_PARTITIONS/]
+  ]
+  for (const [env, message] of refused)
+    t.throws(() => loadConfig(env), { name: 'ConfigError', message }, JSON.stringify(env))
+})
+
 t.test('every TRUST_PROXY list it accepts is one Fastify accepts too', async (t) => {
   for (const value of ['10.0.0.0/8', '::1, 192.168.0.1', 'fe80::/10,loopback,uniquelocal', '2001:db8::1/128']) {
     const { trustProxy } = loadConfig({ TRUST_PROXY: value })

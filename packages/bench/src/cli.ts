@@ -2,6 +2,7 @@
 // and ends with tables for docs/BENCHMARKS.md (fan-out modes, the post mode's phases, idle memory, resumption).
 // Exits 1 when any event was lost, repeated or reordered, or a user stream never became ready.
 import { modes, type ModeResult } from './modes.ts'
+import { stopRedisCluster } from './bus-modes.ts'
 
 const DEFAULT = [
   'fanout',
@@ -35,6 +36,7 @@ for (const name of asked.length ? asked : DEFAULT) {
   results.push(result)
   process.stdout.write(JSON.stringify(result, null, 2) + '\n')
 }
+await stopRedisCluster()
 
 type Checked = Partial<
   Record<'lost' | 'duplicated' | 'outOfOrderStreams' | 'notReady' | 'readyEarly' | 'resets', number>

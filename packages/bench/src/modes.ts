@@ -21,6 +21,7 @@ import { roomStream } from './subscribers.ts'
 import { writeFloor } from './write-floor.ts'
 import { stateModes } from './state-modes.ts'
 import { userModes } from './user-modes.ts'
+import { busModes } from './bus-modes.ts'
 
 export type { ModeResult }
 
@@ -216,3 +217,4 @@ export const modes: Record<string, () => Promise<ModeResult>> = {
   ...userModes,
   ...stateModes
 }
+Object.assign(modes, busModes(modes['cross-node']!))

@@ -100,6 +100,12 @@ async function ready(child: ChildProcess, port: number, path: string): Promise<N
   }
 }
 
+/**
+ * Where nodes with Redis meet: the machine's Redis (REDIS_URL), or, while `clusterNodes` is set, a Redis Cluster
+ * (REDIS_CLUSTER_NODES). `always` puts even a lone node on it, so its events go through the bus too.
+ */
+export const busTarget: { clusterNodes?: string; always?: boolean } = {}
+
 /** A chat node on the given database; `redis` makes it a cluster node. */
 export async function startNode(
   database: BenchDatabase,
@@ -116,7 +122,12 @@ export async function startNode(
       MAX_STREAMS_PER_USER: '10000',
       AUTH_RATE_LIMIT: '1000000',
       MESSAGE_RATE_LIMIT: '1000000',
-      ...(redis ? { REDIS_URL, REDIS_PREFIX: `${database.name}:` } : {}),
+      ...(redis || busTarget.always
+        ? {
+            ...(busTarget.clusterNodes ? { REDIS_CLUSTER_NODES: busTarget.clusterNodes } : { REDIS_URL }),
+            REDIS_PREFIX: `${database.name}:`
+          }
+        : {}),
       ...env
     },
     serverDir

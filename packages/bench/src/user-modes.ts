@@ -177,7 +177,7 @@ async function resume(node: Node, database: BenchDatabase, rooms: number, of: nu
 }
 
 /** 1 room, every member on one user connection each, posts as fast as four posters go; the floor: plain fan-out. */
-async function userFanout(mode: string, connection: (port: number, token: string) => StreamTarget) {
+export async function userFanout(mode: string, connection: (port: number, token: string) => StreamTarget) {
   const users = size('USERS', 2000)
   const messages = size('MESSAGES', 200)
   const concurrency = 4

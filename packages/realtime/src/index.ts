@@ -1,6 +1,7 @@
 // The package's public surface: what the server needs to stream rooms and to publish into them.
 export { MemoryBus, type Bus, type BusHandler } from './bus.ts'
 export { RedisBus, type RedisBusOptions } from './redis-bus.ts'
+export { ShardedBus, shardedChannel, type ShardedBusOptions } from './sharded-bus.ts'
 export { Hub, type AttachOptions, type AttachUserOptions, type HubOptions, type UserPlan } from './hub.ts'
 export { parseCursor, positionsOf, type CursorBase, type CursorEntry, type ParsedCursor } from './cursor.ts'
 export type { UserStream } from './user-stream.ts'

@@ -8,6 +8,7 @@ import {
   Hub,
   MemoryBus,
   RedisBus,
+  ShardedBus,
   type Bus,
   type EndReason,
   type EndStreamsFilter,
@@ -135,9 +136,14 @@ const END_REASON: Record<RevokeReason, EndReason> = {
 export default fp<RealtimeOptions>(
   async (app, opts) => {
     const { metrics, redis } = app
+    const onError = (err: unknown) => app.log.warn({ err }, 'redis bus')
     const bus =
       opts.bus ??
-      (redis ? new RedisBus({ ...redis, onError: (err) => app.log.warn({ err }, 'redis bus') }) : new MemoryBus())
+      (redis?.kind === 'cluster'
+        ? new ShardedBus({ cluster: redis.commands, partitions: redis.partitions, prefix: redis.prefix, onError })
+        : redis
+          ? new RedisBus({ ...redis, onError })
+          : new MemoryBus())
     const heads = new HeadReader(app.db)
     const hub = new Hub({
       bus,

@@ -2,11 +2,12 @@
 // Redis the count is cluster-wide: each open stream holds a member `<node id>:<stream>` of a per-user sorted set
 // whose score is a lease expiry, renewed while the stream lives. Each node also keeps a short-lived liveness key
 // alive; a user at the cap has the slots of nodes whose key is gone (a node killed without closing) dropped
-// before being refused, so a crash frees its slots within NODE_TTL_MS, and the lease bounds the rest. If Redis
-// cannot be asked, the node falls back to its local count rather than refusing everyone.
+// before being refused, so a crash frees its slots within NODE_TTL_MS, and the lease bounds the rest. The script
+// touches the user's set only (one slot, so it runs on a Redis Cluster too); the liveness keys of the nodes
+// holding a full set's slots are asked separately, and only then. If Redis cannot be asked, the node falls back
+// to its local count rather than refusing everyone.
 import fp from 'fastify-plugin'
 import { randomUUID } from 'node:crypto'
-import { NODE_TTL_MS } from './node.ts'
 
 export interface StreamSlots {
   /** A release function when the user may open one more stream, null when they are at the cap. */
@@ -22,20 +23,11 @@ declare module 'fastify' {
 const LEASE_MS = 45_000
 const RENEW_MS = 15_000
 
-// KEYS[1] the user's set; ARGV: now, lease expiry, member, max, node key prefix, this node's id, its key's TTL.
-// Renews this node's own liveness key first, so a lease is never added for a node another node could take for
-// gone; drops expired leases; at the cap, drops the leases of nodes that are gone; then adds one if there is room.
+// KEYS[1] the user's set; ARGV: now, lease expiry, member, max. Drops expired leases, then adds one if there is
+// room (1); at the cap, answers the members held, so the caller can drop those of nodes that are gone and ask again.
 const ACQUIRE = `
-redis.call('SET', ARGV[5] .. ARGV[6], '1', 'PX', ARGV[7])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
-local max = tonumber(ARGV[4])
-if redis.call('ZCARD', KEYS[1]) >= max then
-  for _, member in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
-    local node = string.match(member, '^([^:]+):')
-    if not node or redis.call('EXISTS', ARGV[5] .. node) == 0 then redis.call('ZREM', KEYS[1], member) end
-  end
-  if redis.call('ZCARD', KEYS[1]) >= max then return 0 end
-end
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[4]) then return redis.call('ZRANGE', KEYS[1], 0, -1) end
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ${LEASE_MS})
 return 1`
@@ -69,14 +61,23 @@ export default fp<{ maxStreamsPerUser: number }>(
     const { commands: redis, prefix } = app.redis
     const key = (userId: string) => `${prefix}streams:${userId}`
     const held = new Map<string, string>() // member → userId, for lease renewal
-    const { id: nodeId, keyPrefix: nodeKeyPrefix } = app.node
+    const node = app.node
+    // The members of a full set whose node's liveness key is gone.
+    const ofGoneNodes = async (members: string[]) => {
+      const nodeOf = (member: string) => member.slice(0, member.indexOf(':'))
+      const nodes = [...new Set(members.map(nodeOf))].filter((id) => id && id !== node.id)
+      const alive = await Promise.all(nodes.map((id) => redis.exists(node.keyPrefix + id)))
+      const gone = new Set(nodes.filter((_, i) => alive[i] === 0))
+      return members.filter((member) => gone.has(nodeOf(member)) || !nodeOf(member))
+    }
 
     const renew = setInterval(() => {
       if (held.size === 0) return
       const expiry = Date.now() + LEASE_MS
-      const batch = redis.pipeline()
-      for (const [member, userId] of held) batch.zadd(key(userId), 'XX', expiry, member)
-      batch.exec().catch((err) => app.log.warn({ err }, 'stream lease renewal failed'))
+      // One command per lease (the users' sets lie in many slots of a cluster); a few thousand every 15 s.
+      Promise.all([...held].map(([member, userId]) => redis.zadd(key(userId), 'XX', expiry, member))).catch((err) =>
+        app.log.warn({ err }, 'stream lease renewal failed')
+      )
     }, RENEW_MS)
     renew.unref()
     app.addHook('onClose', async () => {
@@ -85,21 +86,21 @@ export default fp<{ maxStreamsPerUser: number }>(
 
     app.decorate('streamSlots', {
       async acquire(userId) {
-        const member = `${nodeId}:${randomUUID()}`
+        const member = `${node.id}:${randomUUID()}`
+        const ask = () => redis.eval(ACQUIRE, 1, key(userId), Date.now(), Date.now() + LEASE_MS, member, max)
         let granted: unknown
         try {
-          granted = await redis.eval(
-            ACQUIRE,
-            1,
-            key(userId),
-            Date.now(),
-            Date.now() + LEASE_MS,
-            member,
-            max,
-            nodeKeyPrefix,
-            nodeId,
-            NODE_TTL_MS
-          )
+          // The liveness key is renewed with every grant, sent just before it (on one Redis, on the same connection,
+          // so it lands first), so no node takes the new lease for one of a gone node.
+          void node.alive()
+          granted = await ask()
+          if (Array.isArray(granted)) {
+            const gone = await ofGoneNodes(granted as string[])
+            if (gone.length > 0) {
+              await redis.zrem(key(userId), ...gone)
+              granted = await ask()
+            }
+          }
         } catch (err) {
           app.log.warn({ err }, 'stream slots: redis unavailable, counting locally')
           return local.acquire(userId)

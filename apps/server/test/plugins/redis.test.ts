@@ -51,6 +51,7 @@ t.test('without a URL there is no Redis and the bus is the in-process one', asyn
 t.test("with a URL the node's two connections are up, and both are closed with the app", async (t) => {
   const app = await build(t, { config: { redisUrl: REDIS_URL } })
   const redis = app.redis!
+  if (redis.kind !== 'single') throw new Error('a URL makes one Redis, not a cluster')
   t.ok(app.realtime.bus instanceof RedisBus, 'the bus runs on Redis')
   for (const client of [redis.commands, redis.subscriber]) {
     if (client.status !== 'ready') await once(client, 'ready')
@@ -205,7 +206,7 @@ t.test('REDIS_PREFIX: every key and channel of a deployment carries it, and depl
     ['streams:', 'stream slots'],
     ['node:', 'the liveness key'],
     ['rl:', 'rate-limit counters'],
-    ['online:', 'presence']
+    ['{presence}:online:', 'presence']
   ])
     t.ok(
       keys.some((k) => k.startsWith(prefix + kind)),
