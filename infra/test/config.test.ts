@@ -37,7 +37,20 @@ t.test('docker-compose.yml validates', { skip: composeCommand() ? false : 'no do
     .stdout.trim()
     .split('\n')
     .sort()
-  t.same(services, ['nginx', 'node1', 'node2', 'node3', 'postgres', 'redis'], 'the services')
+  const redisCluster = ['redis-c1', 'redis-c2', 'redis-c3', 'redis-c4', 'redis-c5', 'redis-c6', 'redis-cluster-init']
+  t.same(
+    services,
+    ['nginx', 'node1', 'node2', 'node3', 'postgres', 'redis', ...redisCluster].sort(),
+    'the services (the six Redis Cluster nodes and their join job in the redis-cluster profile)'
+  )
+  const seeds = 'redis-c1:7000,redis-c2:7000,redis-c3:7000'
+  const onCluster = compose(['--profile', 'redis-cluster', 'config'], {
+    JWT_SECRET: 'x'.repeat(64),
+    REDIS_URL: '',
+    REDIS_CLUSTER_NODES: seeds
+  })
+  t.equal(onCluster.status, 0, `the redis-cluster profile validates${onCluster.stderr ? `: ${onCluster.stderr}` : ''}`)
+  t.match(onCluster.stdout, `REDIS_CLUSTER_NODES: ${seeds}`, 'and the nodes get the seeds')
   t.same(
     upstreamNames,
     services.filter((s) => s.startsWith('node')),

@@ -100,6 +100,35 @@ t.test('two nodes on the Redis Cluster', async (t) => {
     )
   })
 
+  t.test('typing (and its lapse) and presence cross the nodes', async (t) => {
+    const kim = await createUser(n1, 'kim')
+    const lee = await createUser(n1, 'lee')
+    const roomId = await roomWith(n1, [kim, lee])
+    const stream = await openStream(t, n2, roomId, { token: lee.token })
+    t.equal(stream.status, 200, "lee's stream on node 2")
+    // kim comes online with a stream of her own on node 1: node 2 hears of it.
+    const kims = await openStream(t, n1, roomId, { token: kim.token })
+    t.equal(kims.status, 200, "kim's stream on node 1")
+    const presence = (online: boolean) => () =>
+      stream.events.some(
+        (e) => e.event === 'presence' && JSON.parse(e.data).userId === kim.id && JSON.parse(e.data).online === online
+      )
+    await stream.waitFor(presence(true), "kim's presence on node 2", 10_000)
+    t.pass("node 2's stream hears kim come online on node 1")
+    t.equal((await request(n1, 'POST', '/rooms/typing', { roomId }, kim.token)).status, 204, 'kim types on node 1')
+    const typing = (on: boolean) => () =>
+      stream.events.some(
+        (e) => e.event === 'typing' && JSON.parse(e.data).user.id === kim.id && JSON.parse(e.data).typing === on
+      )
+    await stream.waitFor(typing(true), 'typing on node 2', 10_000)
+    t.pass('node 2 gets typing: true')
+    await stream.waitFor(typing(false), 'the lapse on node 2', 15_000)
+    t.pass('and typing: false when it lapses, swept on the cluster')
+    kims.close()
+    await stream.waitFor(presence(false), "kim's going offline on node 2", 20_000)
+    t.pass('and kim going offline once her last stream closed')
+  })
+
   t.test('a logout on node 1 ends the stream node 2 holds', async (t) => {
     const owner = await createUser(n1, 'host')
     await createUser(n1, 'erin')
