@@ -11,7 +11,7 @@
 // told when the subscribers are back and once more SETTLE_MS later, when the subscriptions are surely in force:
 // an event published in between is either delivered or read by the second fill.
 import type { Cluster } from 'ioredis'
-import { Subscriptions, type Bus, type BusHandler } from './bus.ts'
+import { PubSubBus } from './pubsub-bus.ts'
 
 export interface ShardedBusOptions {
   /** An ioredis Cluster made with `shardedSubscribers: true`; it publishes and subscribes. */
@@ -40,33 +40,20 @@ export function shardedChannel(name: string, partitions: number, prefix = ''): s
   return `${prefix}{${fnv1a(name) % partitions}}:${name}`
 }
 
-export class ShardedBus implements Bus {
+export class ShardedBus extends PubSubBus {
   #cluster: Cluster
   #partitions: number
   #prefix: string
-  #subs = new Subscriptions()
-  #reconnectListeners = new Set<() => void>()
   #sawFirstReady = false
   #settle: NodeJS.Timeout | undefined
-  #closed = false
-  #onError: (error: unknown) => void
 
   constructor(opts: ShardedBusOptions) {
+    super(opts.onError)
     this.#cluster = opts.cluster
     this.#partitions = opts.partitions
     this.#prefix = opts.prefix ?? ''
-    this.#onError = opts.onError ?? (() => {})
-    this.#cluster.on('smessage', this.#onMessage)
+    this.#cluster.on('smessage', this.deliver)
     this.#cluster.on('subscribersReady', this.#onSubscribersReady)
-  }
-
-  channel(name: string): string {
-    return shardedChannel(name, this.#partitions, this.#prefix)
-  }
-
-  #onMessage = (channel: string, message: string): void => {
-    const handlers = this.#subs.handlers(channel)
-    if (handlers) for (const handler of handlers) handler(message)
   }
 
   #onSubscribersReady = (): void => {
@@ -75,21 +62,10 @@ export class ShardedBus implements Bus {
       this.#sawFirstReady = true
       return
     }
-    this.#tellReconnected()
+    this.reconnected()
     clearTimeout(this.#settle)
-    this.#settle = setTimeout(() => this.#tellReconnected(), SETTLE_MS)
+    this.#settle = setTimeout(() => this.reconnected(), SETTLE_MS)
     this.#settle.unref()
-  }
-
-  #tellReconnected(): void {
-    if (this.#closed) return
-    for (const listener of this.#reconnectListeners) {
-      try {
-        listener()
-      } catch (error) {
-        this.#onError(error)
-      }
-    }
   }
 
   /**
@@ -97,46 +73,30 @@ export class ShardedBus implements Bus {
    * no longer names it (its replica promoted). ioredis opens a master's connection on first use ('wait' until then).
    */
   get ready(): boolean {
-    if (this.#closed || this.#cluster.status !== 'ready') return false
+    if (this.closed || this.#cluster.status !== 'ready') return false
     const masters = this.#cluster.nodes('master')
     return masters.length > 0 && masters.every((node) => node.status === 'ready' || node.status === 'wait')
   }
 
-  async publish(name: string, message: string): Promise<void> {
-    await this.#cluster.spublish(this.channel(name), message)
+  channel(name: string): string {
+    return shardedChannel(name, this.#partitions, this.#prefix)
   }
 
-  async subscribe(name: string, handler: BusHandler): Promise<void> {
-    const channel = this.channel(name)
-    if (!this.#subs.add(channel, handler)) return
-    try {
-      await this.#cluster.ssubscribe(channel)
-    } catch (error) {
-      this.#subs.remove(channel, handler)
-      throw error
-    }
+  protected send(channel: string, message: string) {
+    return this.#cluster.spublish(channel, message)
   }
 
-  async unsubscribe(name: string, handler: BusHandler): Promise<void> {
-    const channel = this.channel(name)
-    // A channel left subscribed on a failure only brings messages nobody handles.
-    if (this.#subs.remove(channel, handler) && !this.#closed) await this.#cluster.sunsubscribe(channel).catch(() => {})
+  protected listen(channel: string) {
+    return this.#cluster.ssubscribe(channel)
   }
 
-  onReconnect(listener: () => void): () => void {
-    this.#reconnectListeners.add(listener)
-    return () => this.#reconnectListeners.delete(listener)
+  protected unlisten(channel: string) {
+    return this.#cluster.sunsubscribe(channel)
   }
 
-  /** Unsubscribes what is left and lets go of the cluster; closing it is its owner's job. */
-  async close(): Promise<void> {
-    if (this.#closed) return
-    const channels = this.#subs.channels
-    this.#closed = true
+  protected async release(channels: string[]): Promise<void> {
     clearTimeout(this.#settle)
-    this.#subs.clear()
-    this.#reconnectListeners.clear()
-    this.#cluster.off('smessage', this.#onMessage)
+    this.#cluster.off('smessage', this.deliver)
     this.#cluster.off('subscribersReady', this.#onSubscribersReady)
     // SUNSUBSCRIBE takes the channels of one slot at a time.
     if (this.#cluster.status === 'ready')
