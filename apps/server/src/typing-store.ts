@@ -32,6 +32,8 @@ export interface TypingStore {
   start(roomId: string, user: User, now: number, limits: TypingLimits): Promise<boolean>
   /** Not typing any more; true when it was. */
   stop(roomId: string, userId: string): Promise<boolean>
+  /** Several stops at once (a turn's posts); true at each index where that author was typing there. */
+  stopMany(entries: readonly { roomId: string; userId: string }[]): Promise<boolean[]>
   /** Takes up to `limit` entries lapsed by `now`. */
   sweep(now: number, limit: number): Promise<Lapsed[]>
 }
@@ -62,6 +64,10 @@ export class MemoryTypingStore implements TypingStore {
 
   async stop(roomId: string, userId: string): Promise<boolean> {
     return this.#remove(member(roomId, userId), roomId)
+  }
+
+  async stopMany(entries: readonly { roomId: string; userId: string }[]): Promise<boolean[]> {
+    return entries.map(({ roomId, userId }) => this.#remove(member(roomId, userId), roomId))
   }
 
   #remove(key: string, roomId: string): boolean {
@@ -117,6 +123,17 @@ redis.call('HDEL', KEYS[2], ARGV[1])
 redis.call('SREM', KEYS[3], ARGV[2])
 return redis.call('ZREM', KEYS[1], ARGV[1])`
 
+// KEYS: until, info. ARGV: the prefix of the rooms' sets, then room, user, room, user, … Returns 1 or 0 per pair.
+const STOP_MANY = `
+local out = {}
+for i = 2, #ARGV, 2 do
+  local m = ARGV[i] .. ':' .. ARGV[i + 1]
+  redis.call('HDEL', KEYS[2], m)
+  redis.call('SREM', ARGV[1] .. ARGV[i], ARGV[i + 1])
+  out[#out + 1] = redis.call('ZREM', KEYS[1], m)
+end
+return out`
+
 // ARGV: now, limit, the prefix of the rooms' sets. Returns member, info, member, info, … of the entries it removed.
 const SWEEP = `
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
@@ -158,6 +175,13 @@ export class RedisTypingStore implements TypingStore {
   async stop(roomId: string, userId: string): Promise<boolean> {
     const keys = [this.#until, this.#info, this.#room + roomId]
     return (await this.#redis.eval(STOP, 3, ...keys, member(roomId, userId), userId)) === 1
+  }
+
+  async stopMany(entries: readonly { roomId: string; userId: string }[]): Promise<boolean[]> {
+    if (entries.length === 0) return []
+    const pairs = entries.flatMap(({ roomId, userId }) => [roomId, userId])
+    const removed = (await this.#redis.eval(STOP_MANY, 2, this.#until, this.#info, this.#room, ...pairs)) as number[]
+    return removed.map((r) => r === 1)
   }
 
   async sweep(now: number, limit: number): Promise<Lapsed[]> {

@@ -181,7 +181,7 @@ export class RoomsService {
     if (posted.created) {
       await this.announce({ deletedRoomIds: [], events: [posted.event] })
       // A post ends its author's typing; the answer does not wait for it.
-      void this.#typing.posted(roomId, posted.event.user)
+      this.#typing.posted(roomId, posted.event.user)
     }
     return posted
   }

@@ -10,6 +10,7 @@ import type { TypingBody, User } from '@chat/contracts'
 import type { Database } from '@chat/db'
 import { NotMember, RoomNotFound, Unavailable } from '../errors.ts'
 import type { Realtime } from '../plugins/realtime.ts'
+import { PerTurn } from '../per-turn.ts'
 import { MemberProfiles } from '../repositories/member-profiles.ts'
 import { MemoryTypingStore, RedisTypingStore, type TypingStore } from '../typing-store.ts'
 
@@ -27,6 +28,8 @@ export interface TypingOptions {
 export const TYPING_DEFAULTS = { ttlMs: 6_000, repeatMs: 2_000, sweepMs: 1_000, maxPerRoom: 5 } as const
 // Lapses announced per sweep step; a sweep goes on step after step while it finds this many.
 const SWEEP_LIMIT = 500
+// Posts whose authors' typing one store call ends.
+const POSTED_BATCH = 500
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -40,6 +43,8 @@ export class TypingService {
   readonly #realtime: Realtime
   readonly #store: TypingStore
   readonly #log: FastifyBaseLogger
+  /** The posts of one turn end their authors' typing in one store call. */
+  readonly #posted: PerTurn<{ roomId: string; user: User }>
 
   constructor(db: Database, realtime: Realtime, store: TypingStore, options: TypingOptions, log: FastifyBaseLogger) {
     this.#profiles = new MemberProfiles(db)
@@ -47,6 +52,7 @@ export class TypingService {
     this.#store = store
     this.#log = log
     this.options = { ...TYPING_DEFAULTS, ...options }
+    this.#posted = new PerTurn((batch) => this.#endTyping(batch), POSTED_BATCH)
   }
 
   /** Members only (404 for an unknown room, 403 CHAT_NOT_MEMBER). */
@@ -60,17 +66,31 @@ export class TypingService {
     if (fanOut) await this.#realtime.publishTyping(roomId, user, typing)
   }
 
-  /** Answers the membership questions asked so far: before the database closes. */
-  close(): Promise<void> {
-    return this.#profiles.close()
+  /** Answers the membership questions asked so far, and ends the typing of the posts so far: before the database closes. */
+  async close(): Promise<void> {
+    await Promise.all([this.#profiles.close(), this.#posted.close()])
   }
 
-  /** A post ends its author's typing in the room at once. Never fails the post: the lapse would end it anyway. */
-  async posted(roomId: string, user: User): Promise<void> {
+  /**
+   * A post ends its author's typing in the room at once (with the other posts of its turn, in one store call).
+   * Never fails the post: the lapse would end it anyway.
+   */
+  posted(roomId: string, user: User): void {
     try {
-      if (await this.#store.stop(roomId, user.id)) await this.#realtime.publishTyping(roomId, user, false)
+      this.#posted.push({ roomId, user })
+    } catch {
+      // Closing: the lapse ends it.
+    }
+  }
+
+  async #endTyping(batch: { roomId: string; user: User }[]): Promise<void> {
+    try {
+      const ended = await this.#store.stopMany(batch.map(({ roomId, user }) => ({ roomId, userId: user.id })))
+      await Promise.all(
+        batch.map(({ roomId, user }, i) => ended[i] && this.#realtime.publishTyping(roomId, user, false))
+      )
     } catch (err) {
-      this.#log.warn({ err }, 'typing: a post did not end it')
+      this.#log.warn({ err }, 'typing: posts did not end it')
     }
   }
 

@@ -90,6 +90,27 @@ t.test('start, repeat, stop, post, lapse: what the other members hear on both no
   t.same(heard(typerRoomStream), [], "nor the typer's own room stream")
 })
 
+t.test('posts of one turn end their authors’ typing together, each once', async (t) => {
+  const typers = await Promise.all([signUp(a), signUp(a), signUp(a)])
+  const watcher = await signUp(a)
+  const room = await createRoom(a, typers[0]!)
+  for (const user of [...typers.slice(1), watcher]) await joinRoom(a, user, room.id)
+  const watching = await openUserStream(t, baseB, { token: watcher.accessToken })
+  await ready(watching)
+  for (const typer of typers) t.equal((await typing(a, typer, room.id)).statusCode, 204)
+  await watching.waitFor(() => heard(watching).length === 3, 'three typing: true')
+  // Two of them post at once on node A (one turn's batch); the third does not.
+  await Promise.all(typers.slice(0, 2).map((typer, i) => post(a, typer, room.id, `at once ${i}`)))
+  await watching.waitFor(() => heard(watching).length === 5, 'two typing: false')
+  const stopped = watching.events
+    .filter((e) => e.event === 'typing' && !(JSON.parse(e.data) as TypingData).typing)
+    .map((e) => (JSON.parse(e.data) as TypingData).user.id)
+    .sort()
+  t.same(stopped, [typers[0]!.id, typers[1]!.id].sort(), 'the two posters stopped typing, each once')
+  t.equal((await typing(a, typers[2]!, room.id, false)).statusCode, 204, 'the third still typed: its stop…')
+  await watching.waitFor(() => heard(watching).length === 6, '…is heard')
+})
+
 t.test("the typer's node gone: the lapse is still announced, by the node left", async (t) => {
   const c = await build(t, {
     database: db.options,
