@@ -1,27 +1,6 @@
 // ChatClient: every REST route of the API as a typed method, the session it holds (login, registration,
 // refresh, logout) and the user stream it opens.
-import type {
-  CreateRoomBody,
-  DeleteMessageBody,
-  EditMessageBody,
-  HistoryPage,
-  HistoryQuery,
-  LoginBody,
-  Member,
-  PageQuery,
-  PostMessageBody,
-  ReactBody,
-  ReadBody,
-  RegisterBody,
-  Room,
-  RoomEvent,
-  RoomListQuery,
-  Session,
-  TypingBody,
-  UpdateUserBody,
-  User,
-  UserListQuery
-} from '@chat/contracts'
+import type * as contract from './contract.ts'
 import { SessionKeeper, type RequestSpec } from './session.ts'
 import { ChatStream } from './stream.ts'
 import type { CallOptions, ChatClientOptions, FetchLike, StreamOptions, Tokens } from './types.ts'
@@ -33,7 +12,7 @@ export interface Page<T> {
 }
 
 /** `POST /rooms/message` with `replyTo` required: an answer to the message of that seq. */
-export type ReplyBody = PostMessageBody & { replyTo: number }
+export type ReplyBody = contract.PostMessageBody & { replyTo: number }
 
 const path = (...parts: string[]) => parts.map((part) => `/${encodeURIComponent(part)}`).join('')
 
@@ -68,11 +47,11 @@ export class ChatClient {
     this.session.set(tokens)
   }
 
-  private async json<T>(spec: RequestSpec): Promise<T> {
+  async #json<T>(spec: RequestSpec): Promise<T> {
     return (await (await this.session.request(spec)).json()) as T
   }
 
-  private async empty(spec: RequestSpec): Promise<void> {
+  async #empty(spec: RequestSpec): Promise<void> {
     const response = await this.session.request(spec)
     await response.body?.cancel()
   }
@@ -80,13 +59,13 @@ export class ChatClient {
   // Session
 
   /** `POST /users`: a new account (not signed in; `login` next, or `registerAndLogin`). */
-  register(body: RegisterBody, options?: CallOptions): Promise<User> {
-    return this.json({ method: 'POST', path: '/users', body, auth: false, signal: options?.signal })
+  register(body: contract.RegisterBody, options?: CallOptions): Promise<contract.User> {
+    return this.#json({ method: 'POST', path: '/users', body, auth: false, signal: options?.signal })
   }
 
   /** `POST /auth/login`: signs in and keeps the session's tokens. */
-  async login(body: LoginBody, options?: CallOptions): Promise<Session> {
-    const session = await this.json<Session>({
+  async login(body: contract.LoginBody, options?: CallOptions): Promise<contract.Session> {
+    const session = await this.#json<contract.Session>({
       method: 'POST',
       path: '/auth/login',
       body,
@@ -98,7 +77,7 @@ export class ChatClient {
   }
 
   /** Registers, then signs in as the new user. */
-  async registerAndLogin(body: RegisterBody, options?: CallOptions): Promise<Session> {
+  async registerAndLogin(body: contract.RegisterBody, options?: CallOptions): Promise<contract.Session> {
     await this.register(body, options)
     return this.login({ username: body.username, password: body.password }, options)
   }
@@ -112,7 +91,7 @@ export class ChatClient {
   async logout(options?: CallOptions): Promise<void> {
     try {
       if (this.session.tokens)
-        await this.empty({ method: 'POST', path: '/auth/logout', body: {}, signal: options?.signal })
+        await this.#empty({ method: 'POST', path: '/auth/logout', body: {}, signal: options?.signal })
     } finally {
       this.session.set(null)
     }
@@ -121,110 +100,110 @@ export class ChatClient {
   // Users
 
   /** `GET /users/me`. */
-  me(options?: CallOptions): Promise<User> {
-    return this.json({ method: 'GET', path: '/users/me', signal: options?.signal })
+  me(options?: CallOptions): Promise<contract.User> {
+    return this.#json({ method: 'GET', path: '/users/me', signal: options?.signal })
   }
 
   /** `GET /users/:userId`. */
-  getUser(userId: string, options?: CallOptions): Promise<User> {
-    return this.json({ method: 'GET', path: path('users', userId), signal: options?.signal })
+  getUser(userId: string, options?: CallOptions): Promise<contract.User> {
+    return this.#json({ method: 'GET', path: path('users', userId), signal: options?.signal })
   }
 
   /** `GET /users`: a page of users; `q` searches by username prefix. */
-  listUsers(query: UserListQuery = {}, options?: CallOptions): Promise<Page<User>> {
-    return this.json({ method: 'GET', path: '/users', query, signal: options?.signal })
+  listUsers(query: contract.UserListQuery = {}, options?: CallOptions): Promise<Page<contract.User>> {
+    return this.#json({ method: 'GET', path: '/users', query, signal: options?.signal })
   }
 
   /** `PATCH /users/:userId` (self only): display name, or password with `currentPassword`. */
-  updateUser(userId: string, body: UpdateUserBody, options?: CallOptions): Promise<User> {
-    return this.json({ method: 'PATCH', path: path('users', userId), body, signal: options?.signal })
+  updateUser(userId: string, body: contract.UpdateUserBody, options?: CallOptions): Promise<contract.User> {
+    return this.#json({ method: 'PATCH', path: path('users', userId), body, signal: options?.signal })
   }
 
   /** `DELETE /users/:userId` (self only): the account and every session; the tokens are forgotten. */
   async deleteUser(userId: string, options?: CallOptions): Promise<void> {
-    await this.empty({ method: 'DELETE', path: path('users', userId), signal: options?.signal })
+    await this.#empty({ method: 'DELETE', path: path('users', userId), signal: options?.signal })
     if (userId === this.session.userId) this.session.set(null)
   }
 
   // Rooms
 
   /** `GET /rooms`: a page of rooms; `mine: true` only those the caller is a member of. */
-  listRooms(query: RoomListQuery = {}, options?: CallOptions): Promise<Page<Room>> {
-    return this.json({ method: 'GET', path: '/rooms', query, signal: options?.signal })
+  listRooms(query: contract.RoomListQuery = {}, options?: CallOptions): Promise<Page<contract.Room>> {
+    return this.#json({ method: 'GET', path: '/rooms', query, signal: options?.signal })
   }
 
   /** `GET /rooms/:roomId`. */
-  getRoom(roomId: string, options?: CallOptions): Promise<Room> {
-    return this.json({ method: 'GET', path: path('rooms', roomId), signal: options?.signal })
+  getRoom(roomId: string, options?: CallOptions): Promise<contract.Room> {
+    return this.#json({ method: 'GET', path: path('rooms', roomId), signal: options?.signal })
   }
 
   /** `POST /rooms/create`: the caller owns it and is its first member. */
-  createRoom(body: CreateRoomBody, options?: CallOptions): Promise<Room> {
-    return this.json({ method: 'POST', path: '/rooms/create', body, signal: options?.signal })
+  createRoom(body: contract.CreateRoomBody, options?: CallOptions): Promise<contract.Room> {
+    return this.#json({ method: 'POST', path: '/rooms/create', body, signal: options?.signal })
   }
 
   /** `POST /rooms/join` (idempotent). */
-  joinRoom(roomId: string, options?: CallOptions): Promise<Room> {
-    return this.json({ method: 'POST', path: '/rooms/join', body: { roomId }, signal: options?.signal })
+  joinRoom(roomId: string, options?: CallOptions): Promise<contract.Room> {
+    return this.#json({ method: 'POST', path: '/rooms/join', body: { roomId }, signal: options?.signal })
   }
 
   /** `POST /rooms/leave` (idempotent; the owner cannot: 409 CHAT_OWNER_CANNOT_LEAVE). */
   leaveRoom(roomId: string, options?: CallOptions): Promise<void> {
-    return this.empty({ method: 'POST', path: '/rooms/leave', body: { roomId }, signal: options?.signal })
+    return this.#empty({ method: 'POST', path: '/rooms/leave', body: { roomId }, signal: options?.signal })
   }
 
   /** `POST /rooms/delete` (owner only). */
   deleteRoom(roomId: string, options?: CallOptions): Promise<void> {
-    return this.empty({ method: 'POST', path: '/rooms/delete', body: { roomId }, signal: options?.signal })
+    return this.#empty({ method: 'POST', path: '/rooms/delete', body: { roomId }, signal: options?.signal })
   }
 
   /** `GET /rooms/:roomId/members` (members only): a page of members. */
-  listMembers(roomId: string, query: PageQuery = {}, options?: CallOptions): Promise<Page<Member>> {
-    return this.json({ method: 'GET', path: path('rooms', roomId, 'members'), query, signal: options?.signal })
+  listMembers(roomId: string, query: contract.PageQuery = {}, options?: CallOptions): Promise<Page<contract.Member>> {
+    return this.#json({ method: 'GET', path: path('rooms', roomId, 'members'), query, signal: options?.signal })
   }
 
   /** `GET /rooms/:roomId/messages`: the latest page, or the one `before`/`after` a seq; items ascending. */
-  history(roomId: string, query: HistoryQuery = {}, options?: CallOptions): Promise<HistoryPage> {
-    return this.json({ method: 'GET', path: path('rooms', roomId, 'messages'), query, signal: options?.signal })
+  history(roomId: string, query: contract.HistoryQuery = {}, options?: CallOptions): Promise<contract.HistoryPage> {
+    return this.#json({ method: 'GET', path: path('rooms', roomId, 'messages'), query, signal: options?.signal })
   }
 
   /** `POST /rooms/read`: moves the caller's read marker forward to `seq`. */
-  markRead(body: ReadBody, options?: CallOptions): Promise<void> {
-    return this.empty({ method: 'POST', path: '/rooms/read', body, signal: options?.signal })
+  markRead(body: contract.ReadBody, options?: CallOptions): Promise<void> {
+    return this.#empty({ method: 'POST', path: '/rooms/read', body, signal: options?.signal })
   }
 
   /** `POST /rooms/typing`: typing (default) or stopped. */
-  typing(body: TypingBody, options?: CallOptions): Promise<void> {
-    return this.empty({ method: 'POST', path: '/rooms/typing', body, signal: options?.signal })
+  typing(body: contract.TypingBody, options?: CallOptions): Promise<void> {
+    return this.#empty({ method: 'POST', path: '/rooms/typing', body, signal: options?.signal })
   }
 
   // Messages
 
   /** `POST /rooms/message`: the stored event (the first one again for a repeated `clientMsgId`). */
-  postMessage(body: PostMessageBody, options?: CallOptions): Promise<RoomEvent> {
-    return this.json({ method: 'POST', path: '/rooms/message', body, signal: options?.signal })
+  postMessage(body: contract.PostMessageBody, options?: CallOptions): Promise<contract.RoomEvent> {
+    return this.#json({ method: 'POST', path: '/rooms/message', body, signal: options?.signal })
   }
 
   /** `POST /rooms/message` answering the message `replyTo`. */
-  reply(body: ReplyBody, options?: CallOptions): Promise<RoomEvent> {
+  reply(body: ReplyBody, options?: CallOptions): Promise<contract.RoomEvent> {
     return this.postMessage(body, options)
   }
 
   /** `POST /rooms/message/edit` (author only): the `message.edited` event. */
-  editMessage(body: EditMessageBody, options?: CallOptions): Promise<RoomEvent> {
-    return this.json({ method: 'POST', path: '/rooms/message/edit', body, signal: options?.signal })
+  editMessage(body: contract.EditMessageBody, options?: CallOptions): Promise<contract.RoomEvent> {
+    return this.#json({ method: 'POST', path: '/rooms/message/edit', body, signal: options?.signal })
   }
 
   /** `POST /rooms/message/delete` (author or owner): the `message.deleted` event (the first one, if repeated). */
-  deleteMessage(body: DeleteMessageBody, options?: CallOptions): Promise<RoomEvent> {
-    return this.json({ method: 'POST', path: '/rooms/message/delete', body, signal: options?.signal })
+  deleteMessage(body: contract.DeleteMessageBody, options?: CallOptions): Promise<contract.RoomEvent> {
+    return this.#json({ method: 'POST', path: '/rooms/message/delete', body, signal: options?.signal })
   }
 
   /**
    * `POST /rooms/message/react`: the `reaction.added` (or, with `remove: true`, `reaction.removed`) event;
    * null when nothing changed (the reaction was already there, or was not).
    */
-  async react(body: ReactBody, options?: CallOptions): Promise<RoomEvent | null> {
+  async react(body: contract.ReactBody, options?: CallOptions): Promise<contract.RoomEvent | null> {
     const response = await this.session.request({
       method: 'POST',
       path: '/rooms/message/react',
@@ -235,7 +214,7 @@ export class ChatClient {
       await response.body?.cancel()
       return null
     }
-    return (await response.json()) as RoomEvent
+    return (await response.json()) as contract.RoomEvent
   }
 
   // Realtime

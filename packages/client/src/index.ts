@@ -20,34 +20,4 @@ export {
   type WebSocketConstructor,
   type WebSocketLike
 } from './types.ts'
-export type {
-  CloseReason,
-  CreateRoomBody,
-  DeleteMessageBody,
-  EditMessageBody,
-  ErrorBody,
-  ErrorCode,
-  EventType,
-  HistoryPage,
-  HistoryQuery,
-  LoginBody,
-  Member,
-  PageQuery,
-  PostMessageBody,
-  PresenceData,
-  ReactBody,
-  Reaction,
-  ReadBody,
-  ReadData,
-  ReadyData,
-  RegisterBody,
-  Room,
-  RoomEvent,
-  RoomListQuery,
-  Session,
-  TypingBody,
-  TypingData,
-  UpdateUserBody,
-  User,
-  UserListQuery
-} from '@chat/contracts'
+export type * from './contract.ts'

@@ -36,44 +36,50 @@ const jwtExpiry = (token: string) => seconds(jwtClaims(token).exp)
 const jwtIssued = (token: string) => seconds(jwtClaims(token).iat)
 
 export class SessionKeeper {
-  private current: Tokens | null
-  private refreshing: Promise<Tokens> | null = null
-  private refreshAt: number | undefined
+  #current: Tokens | null
+  #refreshing: Promise<Tokens> | null = null
+  #refreshAt: number | undefined
+  readonly #baseUrl: string
+  readonly #onTokens: ((tokens: Tokens | null) => void) | undefined
+  readonly #marginMs: number
 
   constructor(
-    private readonly baseUrl: string,
+    baseUrl: string,
     readonly fetch: FetchLike,
     tokens: Tokens | null,
-    private readonly onTokens: ((tokens: Tokens | null) => void) | undefined,
-    private readonly marginMs: number
+    onTokens: ((tokens: Tokens | null) => void) | undefined,
+    marginMs: number
   ) {
-    this.current = tokens ? { ...tokens, expiresAt: tokens.expiresAt ?? jwtExpiry(tokens.accessToken) } : null
-    this.refreshAt = this.current ? this.refreshTime(this.current, jwtIssued(this.current.accessToken)) : undefined
+    this.#baseUrl = baseUrl
+    this.#onTokens = onTokens
+    this.#marginMs = marginMs
+    this.#current = tokens ? { ...tokens, expiresAt: tokens.expiresAt ?? jwtExpiry(tokens.accessToken) } : null
+    this.#refreshAt = this.#current ? this.#refreshTime(this.#current, jwtIssued(this.#current.accessToken)) : undefined
   }
 
   /**
    * When to refresh before a token goes out: the margin ahead of its expiry, but never more than a quarter of its
    * lifetime (a short-lived token would otherwise be refreshed before every call).
    */
-  private refreshTime(tokens: Tokens, issuedAt: number | undefined): number | undefined {
+  #refreshTime(tokens: Tokens, issuedAt: number | undefined): number | undefined {
     if (tokens.expiresAt === undefined) return undefined
     const lifetime = issuedAt === undefined ? Infinity : tokens.expiresAt - issuedAt
-    return tokens.expiresAt - Math.min(this.marginMs, lifetime / 4)
+    return tokens.expiresAt - Math.min(this.#marginMs, lifetime / 4)
   }
 
   get tokens(): Tokens | null {
-    return this.current
+    return this.#current
   }
 
   /** The signed-in user's id (the access token's subject), or undefined when signed out. */
   get userId(): string | undefined {
-    return this.current ? jwtClaims(this.current.accessToken).sub : undefined
+    return this.#current ? jwtClaims(this.#current.accessToken).sub : undefined
   }
 
   set(tokens: Tokens | null, issuedAt?: number): void {
-    this.current = tokens
-    this.refreshAt = tokens ? this.refreshTime(tokens, issuedAt ?? jwtIssued(tokens.accessToken)) : undefined
-    this.onTokens?.(tokens)
+    this.#current = tokens
+    this.#refreshAt = tokens ? this.#refreshTime(tokens, issuedAt ?? jwtIssued(tokens.accessToken)) : undefined
+    this.#onTokens?.(tokens)
   }
 
   /** Keeps a session the server just issued. */
@@ -94,7 +100,7 @@ export class SessionKeeper {
       if (value !== undefined) params.set(key, String(value))
     }
     const search = params.toString()
-    return `${this.baseUrl}${path}${search ? `?${search}` : ''}`
+    return `${this.#baseUrl}${path}${search ? `?${search}` : ''}`
   }
 
   /**
@@ -102,9 +108,9 @@ export class SessionKeeper {
    * its own wait, never the refresh the others wait for. A refused refresh token ends the session.
    */
   refresh(signal?: AbortSignal): Promise<Tokens> {
-    if (!this.refreshing) {
-      const refreshToken = this.current?.refreshToken
-      this.refreshing = (async () => {
+    if (!this.#refreshing) {
+      const refreshToken = this.#current?.refreshToken
+      this.#refreshing = (async () => {
         if (!refreshToken) {
           throw new ChatApiError({
             statusCode: 401,
@@ -114,31 +120,31 @@ export class SessionKeeper {
           })
         }
         try {
-          const response = await this.send({ method: 'POST', path: '/auth/refresh', body: { refreshToken } }, null)
+          const response = await this.#send({ method: 'POST', path: '/auth/refresh', body: { refreshToken } }, null)
           return this.adopt((await response.json()) as Session)
         } catch (error) {
           if (
             error instanceof ChatApiError &&
             error.statusCode === 401 &&
-            this.current?.refreshToken === refreshToken
+            this.#current?.refreshToken === refreshToken
           ) {
             this.set(null)
           }
           throw error
         }
       })().finally(() => {
-        this.refreshing = null
+        this.#refreshing = null
       })
     }
-    return abortable(this.refreshing, signal)
+    return abortable(this.#refreshing, signal)
   }
 
   /** An access token good to send now: refreshed first when it is known to lapse within the margin. */
   async accessToken(signal?: AbortSignal): Promise<string | null> {
-    if (this.refreshing) return (await abortable(this.refreshing, signal)).accessToken
-    const tokens = this.current
+    if (this.#refreshing) return (await abortable(this.#refreshing, signal)).accessToken
+    const tokens = this.#current
     if (!tokens) return null
-    if (this.refreshAt !== undefined && this.refreshAt <= Date.now()) {
+    if (this.#refreshAt !== undefined && this.#refreshAt <= Date.now()) {
       return (await this.refresh(signal)).accessToken
     }
     return tokens.accessToken
@@ -149,8 +155,8 @@ export class SessionKeeper {
    * there is no session to refresh (the 401 stands).
    */
   async renew(used: string | null, signal?: AbortSignal): Promise<string | null> {
-    if (this.refreshing) return (await abortable(this.refreshing, signal)).accessToken
-    const tokens = this.current
+    if (this.#refreshing) return (await abortable(this.#refreshing, signal)).accessToken
+    const tokens = this.#current
     if (!tokens) return null
     if (tokens.accessToken !== used) return tokens.accessToken
     return (await this.refresh(signal)).accessToken
@@ -158,19 +164,19 @@ export class SessionKeeper {
 
   /** One authenticated call: an ok response, or a ChatApiError. A 401 is followed by one refresh and one retry. */
   async request(spec: RequestSpec): Promise<Response> {
-    if (spec.auth === false) return this.send(spec, null)
+    if (spec.auth === false) return this.#send(spec, null)
     const token = await this.accessToken(spec.signal)
     try {
-      return await this.send(spec, token)
+      return await this.#send(spec, token)
     } catch (error) {
       if (!(error instanceof ChatApiError) || error.statusCode !== 401) throw error
       const renewed = await this.renew(token, spec.signal)
       if (renewed === null) throw error
-      return this.send(spec, renewed)
+      return this.#send(spec, renewed)
     }
   }
 
-  private async send(spec: RequestSpec, token: string | null): Promise<Response> {
+  async #send(spec: RequestSpec, token: string | null): Promise<Response> {
     const headers: Record<string, string> = { accept: 'application/json' }
     if (token !== null) headers.authorization = `Bearer ${token}`
     if (spec.body !== undefined) headers['content-type'] = 'application/json'

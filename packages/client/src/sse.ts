@@ -12,64 +12,64 @@ export interface SseFrame {
 }
 
 export class SseParser {
-  private buffer = ''
-  private started = false
-  private pendingCR = false
-  private event = ''
-  private data: string[] = []
-  private id: string | undefined
+  #buffer = ''
+  #started = false
+  #pendingCR = false
+  #event = ''
+  #data: string[] = []
+  #id: string | undefined
   /** The last `id:` seen in the stream (it carries over frames, as EventSource's lastEventId does). */
   lastEventId = ''
 
   /** Takes the next piece of the stream; returns the frames it completed. */
   push(chunk: string): SseFrame[] {
     let text = chunk
-    if (!this.started && text.length > 0) {
-      this.started = true
+    if (!this.#started && text.length > 0) {
+      this.#started = true
       if (text.charCodeAt(0) === 0xfeff) text = text.slice(1)
     }
-    if (this.pendingCR && text.startsWith('\n')) text = text.slice(1)
-    this.pendingCR = false
-    this.buffer += text
+    if (this.#pendingCR && text.startsWith('\n')) text = text.slice(1)
+    this.#pendingCR = false
+    this.#buffer += text
     const frames: SseFrame[] = []
     let start = 0
-    for (let i = 0; i < this.buffer.length; i++) {
-      const c = this.buffer.charCodeAt(i)
+    for (let i = 0; i < this.#buffer.length; i++) {
+      const c = this.#buffer.charCodeAt(i)
       if (c !== 10 && c !== 13) continue
-      const frame = this.line(this.buffer.slice(start, i))
+      const frame = this.#line(this.#buffer.slice(start, i))
       if (frame) frames.push(frame)
       if (c === 13) {
-        if (i + 1 === this.buffer.length) this.pendingCR = true
-        else if (this.buffer.charCodeAt(i + 1) === 10) i++
+        if (i + 1 === this.#buffer.length) this.#pendingCR = true
+        else if (this.#buffer.charCodeAt(i + 1) === 10) i++
       }
       start = i + 1
     }
-    this.buffer = this.buffer.slice(start)
+    this.#buffer = this.#buffer.slice(start)
     return frames
   }
 
-  private line(line: string): SseFrame | undefined {
-    if (line === '') return this.dispatch()
+  #line(line: string): SseFrame | undefined {
+    if (line === '') return this.#dispatch()
     if (line.startsWith(':')) return undefined
     const colon = line.indexOf(':')
     const field = colon === -1 ? line : line.slice(0, colon)
     let value = colon === -1 ? '' : line.slice(colon + 1)
     if (value.startsWith(' ')) value = value.slice(1)
-    if (field === 'event') this.event = value
-    else if (field === 'data') this.data.push(value)
+    if (field === 'event') this.#event = value
+    else if (field === 'data') this.#data.push(value)
     else if (field === 'id' && !value.includes('\0')) {
-      this.id = value
+      this.#id = value
       this.lastEventId = value
     }
     return undefined
   }
 
-  private dispatch(): SseFrame | undefined {
+  #dispatch(): SseFrame | undefined {
     const frame =
-      this.data.length > 0 ? { event: this.event || 'message', data: this.data.join('\n'), id: this.id } : undefined
-    this.event = ''
-    this.data = []
-    this.id = undefined
+      this.#data.length > 0 ? { event: this.#event || 'message', data: this.#data.join('\n'), id: this.#id } : undefined
+    this.#event = ''
+    this.#data = []
+    this.#id = undefined
     return frame
   }
 }

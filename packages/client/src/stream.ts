@@ -29,38 +29,39 @@ export function backoffDelay(attempt: number, initialMs: number, maxMs: number):
 type Listener = (event: ChatEvent) => void
 
 export class ChatStream {
-  private stateNow: ConnectionState = 'connecting'
-  private cursorNow: string | undefined
-  private readonly seen = new Map<string, number>()
-  private readonly listeners = new Set<{ type: ChatEventType | undefined; listener: Listener }>()
-  private readonly stateListeners = new Set<(change: StateChange) => void>()
-  private readonly controller = new AbortController()
-  private resolveDone!: (change: StateChange) => void
+  #stateNow: ConnectionState = 'connecting'
+  #cursorNow: string | undefined
+  readonly #seen = new Map<string, number>()
+  readonly #listeners = new Set<{ type: ChatEventType | undefined; listener: Listener }>()
+  readonly #stateListeners = new Set<(change: StateChange) => void>()
+  readonly #controller = new AbortController()
+  #resolveDone!: (change: StateChange) => void
   /** Settles once the stream is closed for good, with the last state change (its reason or error). */
   readonly done: Promise<StateChange>
+  readonly #client: ChatClient
+  readonly #options: StreamOptions
 
-  constructor(
-    private readonly client: ChatClient,
-    private readonly options: StreamOptions
-  ) {
-    this.cursorNow = options.cursor
-    this.done = new Promise((resolve) => (this.resolveDone = resolve))
+  constructor(client: ChatClient, options: StreamOptions) {
+    this.#client = client
+    this.#options = options
+    this.#cursorNow = options.cursor
+    this.done = new Promise((resolve) => (this.#resolveDone = resolve))
     if (options.onEvent) this.on(options.onEvent)
     if (options.onState) this.onState(options.onState)
     const signal = options.signal
-    if (signal?.aborted) this.controller.abort(signal.reason)
-    else signal?.addEventListener('abort', () => this.controller.abort(signal.reason), { once: true })
-    void this.run()
+    if (signal?.aborted) this.#controller.abort(signal.reason)
+    else signal?.addEventListener('abort', () => this.#controller.abort(signal.reason), { once: true })
+    void this.#run()
   }
 
   /** Where the connection stands. */
   get state(): ConnectionState {
-    return this.stateNow
+    return this.#stateNow
   }
 
   /** The position to resume from: the cursor of the latest stored event or `ready` received. */
   get cursor(): string | undefined {
-    return this.cursorNow
+    return this.#cursorNow
   }
 
   /** Listens to every event, or to those of one type; returns the function that stops listening. */
@@ -68,23 +69,23 @@ export class ChatStream {
   on<T extends ChatEventType>(type: T, listener: (event: EventOf<T>) => void): () => void
   on(a: ChatEventType | Listener, b?: Listener): () => void {
     const entry = typeof a === 'function' ? { type: undefined, listener: a } : { type: a, listener: b! }
-    this.listeners.add(entry)
-    return () => this.listeners.delete(entry)
+    this.#listeners.add(entry)
+    return () => this.#listeners.delete(entry)
   }
 
   /** Listens to connection-state changes; returns the function that stops listening. */
   onState(listener: (change: StateChange) => void): () => void {
-    this.stateListeners.add(listener)
-    return () => this.stateListeners.delete(listener)
+    this.#stateListeners.add(listener)
+    return () => this.#stateListeners.delete(listener)
   }
 
   /** Ends the stream for good (state `closed`, reason `closed_by_client`). */
   close(): void {
-    this.controller.abort(new DOMException('closed by client', 'AbortError'))
+    this.#controller.abort(new DOMException('closed by client', 'AbortError'))
   }
 
-  private emit(event: ChatEvent): void {
-    for (const { type, listener } of this.listeners) {
+  #emit(event: ChatEvent): void {
+    for (const { type, listener } of this.#listeners) {
       if (type !== undefined && type !== event.type) continue
       try {
         listener(event)
@@ -97,67 +98,67 @@ export class ChatStream {
     }
   }
 
-  private setState(change: StateChange): void {
-    this.stateNow = change.state
-    for (const listener of this.stateListeners) listener(change)
-    if (change.state === 'closed') this.resolveDone(change)
+  #setState(change: StateChange): void {
+    this.#stateNow = change.state
+    for (const listener of this.#stateListeners) listener(change)
+    if (change.state === 'closed') this.#resolveDone(change)
   }
 
-  private deliver(event: ChatEvent): void {
-    if (event.type === 'event' || event.type === 'ready') this.cursorNow = event.cursor
+  #deliver(event: ChatEvent): void {
+    if (event.type === 'event' || event.type === 'ready') this.#cursorNow = event.cursor
     if (event.type === 'event') {
       const { roomId, seq } = event.event
-      if (seq <= (this.seen.get(roomId) ?? 0)) return
-      this.seen.set(roomId, seq)
+      if (seq <= (this.#seen.get(roomId) ?? 0)) return
+      this.#seen.set(roomId, seq)
     }
     if (event.type === 'ready') {
-      this.attempt = 0
-      this.refusedAfterRefresh = false
-      this.setState({ state: 'live', attempt: 0 })
+      this.#attempt = 0
+      this.#refusedAfterRefresh = false
+      this.#setState({ state: 'live', attempt: 0 })
     }
-    this.emit(event)
+    this.#emit(event)
   }
 
-  private attempt = 0
+  #attempt = 0
   /** Refused with 401 right after a refresh, not live since: the next refusal waits like any failure. */
-  private refusedAfterRefresh = false
+  #refusedAfterRefresh = false
 
-  private async run(): Promise<void> {
-    const signal = this.controller.signal
-    const initial = this.options.initialDelayMs ?? 500
-    const max = this.options.maxDelayMs ?? 30_000
-    const session = this.client.session
-    this.setState({ state: 'connecting', attempt: 0 })
+  async #run(): Promise<void> {
+    const signal = this.#controller.signal
+    const initial = this.#options.initialDelayMs ?? 500
+    const max = this.#options.maxDelayMs ?? 30_000
+    const session = this.#client.session
+    this.#setState({ state: 'connecting', attempt: 0 })
     for (;;) {
       let end: AttemptEnd
       let token: string | null = null
       try {
         token = await session.accessToken(signal)
-        end = await (this.options.transport === 'websocket' ? connectWs : connectSse)({
+        end = await (this.#options.transport === 'websocket' ? connectWs : connectSse)({
           session,
           token,
-          cursor: this.cursorNow,
+          cursor: this.#cursorNow,
           signal,
           idleTimeoutMs: 45_000,
-          WebSocket: this.client.options.WebSocket,
-          deliver: (event) => this.deliver(event)
+          WebSocket: this.#client.options.WebSocket,
+          deliver: (event) => this.#deliver(event)
         })
       } catch (error) {
         end = { error, fatal: error instanceof ChatApiError && error.statusCode === 401 }
       }
-      if (signal.aborted) return this.finish(signal.reason)
+      if (signal.aborted) return this.#finish(signal.reason)
       if (end.reason !== undefined && FINAL.has(end.reason)) {
-        return this.setState({ state: 'closed', attempt: this.attempt, reason: end.reason })
+        return this.#setState({ state: 'closed', attempt: this.#attempt, reason: end.reason })
       }
-      if (end.fatal) return this.setState({ state: 'closed', attempt: this.attempt, error: end.error })
+      if (end.fatal) return this.#setState({ state: 'closed', attempt: this.#attempt, error: end.error })
       if (end.unexplained) {
         // A call that refreshes on 401 tells whether the token was the cause, and repairs it if it was.
         try {
-          await this.client.me({ signal })
+          await this.#client.me({ signal })
         } catch (error) {
-          if (signal.aborted) return this.finish(signal.reason)
+          if (signal.aborted) return this.#finish(signal.reason)
           if (error instanceof ChatApiError && error.statusCode === 401) {
-            return this.setState({ state: 'closed', attempt: this.attempt, error })
+            return this.#setState({ state: 'closed', attempt: this.#attempt, error })
           }
         }
       }
@@ -165,33 +166,33 @@ export class ChatStream {
       if (end.unauthorized || end.reason === 'token_expired') {
         try {
           if ((await session.renew(token, signal)) === null) {
-            return this.setState({ state: 'closed', attempt: this.attempt, error: end.error })
+            return this.#setState({ state: 'closed', attempt: this.#attempt, error: end.error })
           }
         } catch (error) {
-          if (signal.aborted) return this.finish(signal.reason)
+          if (signal.aborted) return this.#finish(signal.reason)
           if (error instanceof ChatApiError && error.statusCode === 401) {
-            return this.setState({ state: 'closed', attempt: this.attempt, error })
+            return this.#setState({ state: 'closed', attempt: this.#attempt, error })
           }
           end = { error }
         }
         // A fresh token goes at once; refused again right after a refresh, the next try waits like any other.
-        if (!this.refusedAfterRefresh) delayMs = 0
-        this.refusedAfterRefresh = end.unauthorized === true
+        if (!this.#refusedAfterRefresh) delayMs = 0
+        this.#refusedAfterRefresh = end.unauthorized === true
       }
-      this.attempt++
-      delayMs ??= end.retryAfterMs ?? backoffDelay(this.attempt, initial, max)
-      this.setState({ state: 'reconnecting', attempt: this.attempt, delayMs, reason: end.reason, error: end.error })
+      this.#attempt++
+      delayMs ??= end.retryAfterMs ?? backoffDelay(this.#attempt, initial, max)
+      this.#setState({ state: 'reconnecting', attempt: this.#attempt, delayMs, reason: end.reason, error: end.error })
       try {
         await sleep(delayMs, signal)
       } catch {
-        return this.finish(signal.reason)
+        return this.#finish(signal.reason)
       }
     }
   }
 
-  private finish(reason: unknown): void {
+  #finish(reason: unknown): void {
     const byClient = reason instanceof DOMException && reason.message === 'closed by client'
     const closeReason: CloseReason | 'aborted' | 'closed_by_client' = byClient ? 'closed_by_client' : 'aborted'
-    this.setState({ state: 'closed', attempt: this.attempt, reason: closeReason })
+    this.#setState({ state: 'closed', attempt: this.#attempt, reason: closeReason })
   }
 }

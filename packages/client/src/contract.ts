@@ -1,0 +1,33 @@
+// The contract's types (@chat/contracts) that the SDK's calls take and return, named once: the client imports them
+// from here and index.ts re-exports them.
+export type {
+  CloseReason,
+  CreateRoomBody,
+  DeleteMessageBody,
+  EditMessageBody,
+  ErrorBody,
+  ErrorCode,
+  EventType,
+  HistoryPage,
+  HistoryQuery,
+  LoginBody,
+  Member,
+  PageQuery,
+  PostMessageBody,
+  PresenceData,
+  ReactBody,
+  Reaction,
+  ReadBody,
+  ReadData,
+  ReadyData,
+  RegisterBody,
+  Room,
+  RoomEvent,
+  RoomListQuery,
+  Session,
+  TypingBody,
+  TypingData,
+  UpdateUserBody,
+  User,
+  UserListQuery
+} from '@chat/contracts'
