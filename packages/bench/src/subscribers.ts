@@ -322,6 +322,10 @@ function connectStream(
   return openRaw(port, request, '200', `stream ${path}`, () => onBody)
 }
 
+// BENCH_WS_DEFLATE=1: the WebSocket clients offer permessage-deflate, for a server that accepts it. The clients
+// still send nothing compressed, and the server's frames (written uncompressed, RSV1 clear) read as before.
+const OFFER_DEFLATE = process.env.BENCH_WS_DEFLATE === '1'
+
 /**
  * Opens the WebSocket by hand, as the streams are opened: the upgrade request on a plain TCP socket, then each
  * text message handed on whole (the server never fragments one) and each ping answered. Resolves with the socket
@@ -335,6 +339,7 @@ function connectSocket(
   const request =
     `GET ${path} HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\nauthorization: Bearer ${token}\r\n` +
     `upgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-version: 13\r\n` +
+    (OFFER_DEFLATE ? 'sec-websocket-extensions: permessage-deflate; client_max_window_bits\r\n' : '') +
     `sec-websocket-key: ${randomBytes(16).toString('base64')}\r\n\r\n`
   return openRaw(port, request, '101', `socket ${path}`, (socket) => deframe(socket, onMessage, onPing))
 }
