@@ -40,6 +40,7 @@ const HTTP_LISTENERS: Record<string, ReadonlySet<string>> = {
   pause: new Set(['onSocketPause']),
   resume: new Set(['onSocketResume'])
 }
+const REQUIRED = ['data', 'end', 'close', 'error']
 // node:http's own 'finish' listener on a response moves the connection on to its next request.
 const RESPONSE_FINISH = 'bound resOnFinish'
 // Methods node:http puts on the socket itself while it parses, over net.Socket's.
@@ -62,11 +63,16 @@ export function detachSocket(res: ServerResponse): Socket | null {
   if (!socket || !parser || !freeParser || socket._httpMessage !== res || socket.destroyed) return null
   if (!res.headersSent || res.writableEnded || pending.chunkedEncoding !== true || pending.outputSize !== 0) return null
 
+  const found: Array<[string, () => void]> = []
   for (const [event, names] of Object.entries(HTTP_LISTENERS)) {
     for (const listener of socket.listeners(event)) {
-      if (names.has((listener as { name?: string }).name ?? '')) socket.removeListener(event, listener as () => void)
+      if (names.has((listener as { name?: string }).name ?? '')) found.push([event, listener as () => void])
     }
   }
+  // A Node whose server names its listeners otherwise keeps its sockets: a parser freed under its own reader
+  // would be handed the next bytes.
+  if (!REQUIRED.every((event) => found.some(([e]) => e === event))) return null
+  for (const [event, listener] of found) socket.removeListener(event, listener)
   if (parser._consumed) parser.unconsume()
   parser._consumed = false
   parser.finish()
