@@ -16,6 +16,7 @@ const DEFAULT = [
   'latency-cross',
   'idle',
   'idle-user',
+  'idle-ws',
   'resume',
   'post',
   'login',

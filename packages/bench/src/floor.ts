@@ -7,13 +7,20 @@
 // floor holds the same connections and the same subscriptions as the chat API's user streams. It gets each
 // room's frame as it is (`id: <seq>`, one write per stream per event): no cursor of its own, no replay, no
 // `ready`; the per-connection cursor is part of the work the chat API is measured doing.
+//
+// GET /ws is the floor of an idle WebSocket: the upgrade answered by hand (node:http hands the socket over with
+// no response of its own) and the bare socket kept and pinged; it hears no room.
 import http from 'node:http'
-import { randomUUID } from 'node:crypto'
+import type { Duplex } from 'node:stream'
+import { createHash, randomUUID } from 'node:crypto'
 
 const rooms = new Map<string, Set<http.ServerResponse>>()
 const seqs = new Map<string, number>()
 /** the /events streams, pinged once each rather than once per room */
 const multiRoom = new Set<http.ServerResponse>()
+const sockets = new Set<Duplex>()
+const WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11'
+const WS_PING = Buffer.from([0x89, 0x00])
 const user = { id: randomUUID(), username: 'bench', displayName: 'bench', createdAt: new Date().toISOString() }
 
 const server = http.createServer((req, res) => {
@@ -54,10 +61,27 @@ const server = http.createServer((req, res) => {
   if (url === '/healthz') return void res.writeHead(200).end('{}')
   res.writeHead(404).end()
 })
+server.on('upgrade', (req: http.IncomingMessage, socket: Duplex) => {
+  const key = req.headers['sec-websocket-key']
+  if (req.url !== '/ws' || typeof key !== 'string') return void socket.destroy()
+  const accept = createHash('sha1')
+    .update(key + WS_GUID)
+    .digest('base64')
+  socket.write(
+    'HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\n' +
+      `sec-websocket-accept: ${accept}\r\n\r\n`
+  )
+  sockets.add(socket)
+  // The client's pongs are read and dropped.
+  socket.on('data', () => {})
+  socket.on('error', () => socket.destroy())
+  socket.on('close', () => sockets.delete(socket))
+})
 server.keepAliveTimeout = 60_000
 setInterval(() => {
   for (const streams of rooms.values()) for (const s of streams) if (!multiRoom.has(s)) s.write(': ping\n\n')
   for (const s of multiRoom) s.write(': ping\n\n')
+  for (const socket of sockets) socket.write(WS_PING)
 }, 15_000).unref()
 server.listen(Number(process.env.PORT ?? 3999), '127.0.0.1')
 process.on('SIGTERM', () => process.exit(0))

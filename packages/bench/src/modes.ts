@@ -25,6 +25,9 @@ import { busModes } from './bus-modes.ts'
 
 export type { ModeResult }
 
+/** The bench nodes' MAX_STREAMS_PER_USER (nodes.ts): more idle streams than this need more users. */
+const IDLE_STREAMS_PER_USER = 10_000
+
 async function chatFanout(nodes: 1 | 2, rooms: number, users: number, opts: FanoutOptions) {
   return withChat(nodes, async ([streamNode, postNode = streamNode]) => {
     const tokens = await signUp(streamNode!.port, users)
@@ -127,17 +130,23 @@ export const modes: Record<string, () => Promise<ModeResult>> = {
     return { ...one, chat: { ...one.chat, crossNode: cross } }
   },
 
-  /** Open streams that carry nothing but heartbeats: memory per stream. */
+  /**
+   * Open streams that carry nothing but heartbeats: memory per stream. Streams are spread over as few users as
+   * MAX_STREAMS_PER_USER (at most 10,000) allows, each a member of every room.
+   */
   idle: async () => {
     const count = size('IDLE_STREAMS', 10_000)
     const rooms = 100
     const perRoom = Math.ceil(count / rooms)
+    const users = Math.ceil(count / IDLE_STREAMS_PER_USER)
     const streams = (target: Target) =>
-      target.rooms.flatMap((roomId) =>
-        Array.from({ length: perRoom }, () => roomStream(target.streamPort, roomId, target.tokens[0]!))
+      target.rooms.flatMap((roomId, r) =>
+        Array.from({ length: perRoom }, (_, k) =>
+          roomStream(target.streamPort, roomId, target.tokens[(r * perRoom + k) % target.tokens.length]!)
+        )
       )
     const chat = await withChat(1, async ([node]) => {
-      const tokens = await signUp(node!.port, 1)
+      const tokens = await signUp(node!.port, users)
       const roomIds = await createRooms(node!.port, tokens, rooms)
       const target = { streamPort: node!.port, postPort: node!.port, pids: [node!.pid], rooms: roomIds, tokens }
       return idleMemory(node!.pid, streams(target))

@@ -13,6 +13,11 @@ const ADMIN_URL = process.env.BENCH_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:
 export const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379'
 const SERVER_CORE = process.env.BENCH_SERVER_CORE ?? '0'
 const serverEntry = fileURLToPath(new URL('../../../apps/server/src/server.ts', import.meta.url))
+// BENCH_SERVER=dist runs the nodes from the build (`pnpm build` first), as `pnpm start` and the image do: plain
+// JavaScript from tsc. From the sources, tsx's keepNames gives every function created per connection its own
+// `name` property (and with it a dictionary of properties), which the build does not.
+const builtServer = process.env.BENCH_SERVER === 'dist'
+const serverDist = fileURLToPath(new URL('../../../apps/server/dist/server.js', import.meta.url))
 const serverDir = fileURLToPath(new URL('../../../apps/server/', import.meta.url))
 const floorEntry = fileURLToPath(new URL('./floor.ts', import.meta.url))
 const pinned = spawnSync('taskset', ['--version']).status === 0
@@ -71,8 +76,9 @@ const profile = process.env.BENCH_PROFILE
     ]
   : []
 
-function launch(args: string[], env: Record<string, string>, cwd: string): ChildProcess {
-  const argv = [process.execPath, ...profile, '--conditions=@chat/source', '--import', 'tsx', ...args]
+function launch(args: string[], env: Record<string, string>, cwd: string, source = true): ChildProcess {
+  const loader = source ? ['--conditions=@chat/source', '--import', 'tsx'] : []
+  const argv = [process.execPath, ...profile, ...loader, ...args]
   return spawn(pinned ? 'taskset' : argv[0]!, pinned ? ['-c', SERVER_CORE, ...argv] : argv.slice(1), {
     cwd,
     env: { ...process.env, ...env },
@@ -113,7 +119,7 @@ export async function startNode(
 ): Promise<Node> {
   const port = await freePort()
   const child = launch(
-    [serverEntry],
+    [builtServer ? serverDist : serverEntry],
     {
       PORT: String(port),
       DATABASE_URL: database.url,
@@ -130,7 +136,8 @@ export async function startNode(
         : {}),
       ...env
     },
-    serverDir
+    serverDir,
+    !builtServer
   )
   return ready(child, port, '/readyz')
 }

@@ -63,6 +63,9 @@ export const wsStream = (port: number, token: string): StreamTarget => ({
   websocket: true
 })
 
+/** The floor's WebSocket: an upgraded socket kept and pinged, nothing more (see floor.ts, GET /ws). */
+export const floorSocket = (port: number): StreamTarget => ({ port, path: '/ws', token: '', websocket: true })
+
 /** The floor's stand-in for a user stream: one connection hearing every room named (see floor.ts). */
 export const floorUserStream = (port: number, roomIds: readonly string[]): StreamTarget => ({
   port,
@@ -231,7 +234,9 @@ export async function openStreams(
       targets.slice(first, first + batch).map(async (target, k) => {
         const i = first + k
         const socket = target.websocket
-          ? await connectSocket(target, parseAll || i % sampleEvery === 0 ? parser(i) : messageCounter(i))
+          ? await connectSocket(target, parseAll || i % sampleEvery === 0 ? parser(i) : messageCounter(i), () => {
+              pings[i]!++
+            })
           : await connectStream(target, parseAll || i % sampleEvery === 0 ? dechunk(parser(i)) : counter(i))
         headMs[i] = now() - started
         sockets.push(socket)
@@ -317,17 +322,26 @@ function connectStream(
   return openRaw(port, request, '200', `stream ${path}`, () => onBody)
 }
 
+// BENCH_WS_DEFLATE=1: the WebSocket clients offer permessage-deflate, for a server that accepts it. The clients
+// still send nothing compressed, and the server's frames (written uncompressed, RSV1 clear) read as before.
+const OFFER_DEFLATE = process.env.BENCH_WS_DEFLATE === '1'
+
 /**
  * Opens the WebSocket by hand, as the streams are opened: the upgrade request on a plain TCP socket, then each
  * text message handed on whole (the server never fragments one) and each ping answered. Resolves with the socket
  * once the 101 and its headers are in.
  */
-function connectSocket({ port, token }: StreamTarget, onMessage: (message: Buffer) => void): Promise<net.Socket> {
+function connectSocket(
+  { port, path, token }: StreamTarget,
+  onMessage: (message: Buffer) => void,
+  onPing: () => void
+): Promise<net.Socket> {
   const request =
-    `GET /ws HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\nauthorization: Bearer ${token}\r\n` +
+    `GET ${path} HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\nauthorization: Bearer ${token}\r\n` +
     `upgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-version: 13\r\n` +
+    (OFFER_DEFLATE ? 'sec-websocket-extensions: permessage-deflate; client_max_window_bits\r\n' : '') +
     `sec-websocket-key: ${randomBytes(16).toString('base64')}\r\n\r\n`
-  return openRaw(port, request, '101', 'socket /ws', (socket) => deframe(socket, onMessage))
+  return openRaw(port, request, '101', `socket ${path}`, (socket) => deframe(socket, onMessage, onPing))
 }
 
 const TEXT = 0x1
@@ -335,8 +349,15 @@ const CLOSE = 0x8
 const PING = 0x9
 const PONG = 0x80 | 0xa
 
-/** Reads server frames (unmasked, RFC 6455 5.1): text messages to `onMessage`, pings answered with a pong. */
-function deframe(socket: net.Socket, onMessage: (message: Buffer) => void): (chunk: Buffer) => void {
+/**
+ * Reads server frames (unmasked, RFC 6455 5.1): text messages to `onMessage`, pings answered with a pong and
+ * counted with `onPing`.
+ */
+function deframe(
+  socket: net.Socket,
+  onMessage: (message: Buffer) => void,
+  onPing: () => void
+): (chunk: Buffer) => void {
   let buffer: Buffer = Buffer.alloc(0)
   return (chunk) => {
     buffer = buffer.length ? Buffer.concat([buffer, chunk]) : chunk
@@ -360,8 +381,10 @@ function deframe(socket: net.Socket, onMessage: (message: Buffer) => void): (chu
       at = start + length
       if (opcode === TEXT) onMessage(payload)
       // A client's frames are masked; a zero key leaves the payload as it is.
-      else if (opcode === PING) socket.write(Buffer.concat([Buffer.from([PONG, 0x80 | length, 0, 0, 0, 0]), payload]))
-      else if (opcode === CLOSE) socket.end()
+      else if (opcode === PING) {
+        onPing()
+        socket.write(Buffer.concat([Buffer.from([PONG, 0x80 | length, 0, 0, 0, 0]), payload]))
+      } else if (opcode === CLOSE) socket.end()
     }
     buffer = buffer.subarray(at)
   }

@@ -23,7 +23,7 @@ import {
   type ModeResult,
   type Target
 } from './run.ts'
-import { floorUserStream, openStreams, userStream, wsStream, type StreamTarget } from './subscribers.ts'
+import { floorSocket, floorUserStream, openStreams, userStream, wsStream, type StreamTarget } from './subscribers.ts'
 
 // As in the room modes, a sample of the streams (one in 20) is parsed for order and duplicates and the rest
 // count their events on the raw bytes: parsing all 2,000 saturated the harness's core, which then measured
@@ -241,11 +241,7 @@ export const userModes: Record<string, () => Promise<ModeResult>> = {
 
   /** Idle user streams: memory per stream, as `idle` measures room streams; the floor on the same rooms. */
   'idle-user': async () => {
-    const count = size('IDLE_STREAMS', 10_000)
-    const users = Math.min(size('IDLE_USERS', 100), count)
-    const rooms = 100
-    const perUser = size('IDLE_ROOMS_PER_USER', 10)
-    const of = memberships(users, rooms, perUser)
+    const { count, users, rooms, perUser, of } = idleShape()
     const chat = await withChat(1, async ([node]) => {
       const { tokens } = await members(node!, rooms, of)
       const streams = Array.from({ length: count }, (_, k) => userStream(node!.port, tokens[k % users]!))
@@ -260,5 +256,35 @@ export const userModes: Record<string, () => Promise<ModeResult>> = {
     })
     const shape = `${count} idle user streams (${users} users, each in ${perUser} of ${rooms} rooms)`
     return { mode: 'idle-user', shape, chat, floor }
+  },
+
+  /**
+   * Idle WebSockets (`GET /ws`), the users and rooms of `idle-user`: memory per socket. The floor is a bare
+   * upgraded socket (floor.ts, GET /ws), pinged and nothing more.
+   */
+  'idle-ws': async () => {
+    const { count, users, rooms, perUser, of } = idleShape()
+    const chat = await withChat(1, async ([node]) => {
+      const { tokens } = await members(node!, rooms, of)
+      const sockets = Array.from({ length: count }, (_, k) => wsStream(node!.port, tokens[k % users]!))
+      return idleMemory(node!.pid, sockets)
+    })
+    const floor = await withFloor(rooms, (target) =>
+      idleMemory(
+        target.pids[0]!,
+        Array.from({ length: count }, () => floorSocket(target.streamPort))
+      )
+    )
+    const shape = `${count} idle WebSockets (${users} users, each in ${perUser} of ${rooms} rooms)`
+    return { mode: 'idle-ws', shape, chat, floor }
   }
+}
+
+/** The idle user modes' size: IDLE_STREAMS connections over IDLE_USERS users in 100 rooms. */
+function idleShape() {
+  const count = size('IDLE_STREAMS', 10_000)
+  const users = Math.min(size('IDLE_USERS', 100), count)
+  const rooms = 100
+  const perUser = size('IDLE_ROOMS_PER_USER', 10)
+  return { count, users, rooms, perUser, of: memberships(users, rooms, perUser) }
 }

@@ -4,6 +4,7 @@
 // this connection, never a room. A room stream (stream.ts) and a user stream (user-stream.ts) add what they
 // follow.
 import { sseCodec, type Codec } from './codec.ts'
+import type { Deadline, Deadlines } from './deadlines.ts'
 import type { Notice } from './notice.ts'
 import { lengthOf, pack, type Outgoing } from './outgoing.ts'
 import type { CloseReason, ConnectionKind, RealtimeMetrics, StreamEndReason, StreamSink } from './types.ts'
@@ -13,9 +14,6 @@ import type { CloseReason, ConnectionKind, RealtimeMetrics, StreamEndReason, Str
  * writes at once, so a healthy client never nears its backlog bound because of the wait.
  */
 export const FLUSH_AT_BYTES = 16 * 1024
-
-// setTimeout fires at once for delays past 2^31-1 ms; longer waits are re-armed.
-const MAX_TIMER_MS = 2 ** 31 - 1
 
 export interface ConnectionInit {
   readonly kind: ConnectionKind
@@ -28,6 +26,8 @@ export interface ConnectionInit {
   readonly metrics: RealtimeMetrics | undefined
   /** Asks the hub to call flush() once this turn of the event loop is over. */
   readonly scheduleFlush: (connection: Connection) => void
+  /** The hub's token expiries: a due connection is closed with `token_expired`. */
+  readonly expiries: Deadlines<Connection>
   readonly onEnd: (connection: Connection) => void
 }
 
@@ -49,7 +49,7 @@ export abstract class Connection {
   /** Set while the hub has this connection among those to flush: a delivery asks it only once. */
   #flushScheduled = false
   #drainWaiter: (() => void) | null = null
-  #expiry: NodeJS.Timeout | null = null
+  #expiry: Deadline<Connection> | null = null
   #endReason: StreamEndReason | null = null
   #resolveEnded!: (reason: StreamEndReason) => void
 
@@ -83,7 +83,8 @@ export abstract class Connection {
   /** Called once the hub has registered the connection. */
   start(expiresAt: number | undefined): void {
     if (this.#sink.destroyed) this.#finish('client_closed')
-    else if (expiresAt !== undefined) this.#expireAt(expiresAt)
+    else if (expiresAt !== undefined && expiresAt <= Date.now()) this.close('token_expired')
+    else if (expiresAt !== undefined) this.#expiry = this.#init.expiries.add(this, expiresAt)
   }
 
   ping(): void {
@@ -208,17 +209,11 @@ export abstract class Connection {
     else this.#sink.end()
   }
 
-  #expireAt(at: number): void {
-    const delay = at - Date.now()
-    if (delay <= 0) return this.close('token_expired')
-    this.#expiry = setTimeout(() => this.#expireAt(at), Math.min(delay, MAX_TIMER_MS))
-    this.#expiry.unref()
-  }
-
   #finish(reason: StreamEndReason): void {
     if (this.closed) return
     this.#endReason = reason
-    if (this.#expiry) clearTimeout(this.#expiry)
+    if (this.#expiry) this.#init.expiries.delete(this.#expiry)
+    this.#expiry = null
     this.#pending = []
     this.#pendingBytes = 0
     this.released()

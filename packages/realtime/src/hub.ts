@@ -1,7 +1,7 @@
 // A node's view of the realtime system: it owns every local connection (room streams and user streams) and the
 // broadcasters of the rooms they follow, holds a room's bus subscription exactly as long as the room has local
 // subscribers, a user's channel as long as the user has local user streams, and carries the per-node timers
-// (one heartbeat, one flush per turn) so nothing scales per connection.
+// (one heartbeat, one flush per turn, one timer for every token expiry) so no timer scales per connection.
 //
 // Flushing is where the node spends its time under load: one write per dirty stream. When the last flush
 // was costly, the next one waits as long as that flush took, so that writing never takes more than half of
@@ -11,6 +11,7 @@ import { Broadcaster } from './broadcaster.ts'
 import type { Bus, BusHandler } from './bus.ts'
 import type { Connection } from './connection.ts'
 import type { CursorBase } from './cursor.ts'
+import { Deadlines } from './deadlines.ts'
 import type { RoomFeed } from './feed.ts'
 import type { Codec } from './codec.ts'
 import {
@@ -106,6 +107,7 @@ export class Hub {
   #flushEnded = 0
   #flushCost = 0
   #heartbeat: NodeJS.Timeout
+  readonly #expiries = new Deadlines<Connection>((connection) => connection.close('token_expired'))
   #offReconnect: () => void
   #control: Promise<void>
   #unsubscribing = new Set<Promise<void>>()
@@ -182,6 +184,7 @@ export class Hub {
       maxBacklogBytes: this.#opts.maxBacklogBytes,
       metrics: this.#opts.metrics,
       scheduleFlush: this.#scheduleFlush,
+      expiries: this.#expiries,
       onEnd: () => this.#detach(stream, broadcaster)
     })
     this.#streams.add(stream)
@@ -216,6 +219,7 @@ export class Hub {
       maxBacklogBytes: this.#opts.maxBacklogBytes,
       metrics: this.#opts.metrics,
       scheduleFlush: this.#scheduleFlush,
+      expiries: this.#expiries,
       onEnd: () => this.#detachUser(stream),
       saveBase,
       unfollow: (_stream, feed) => this.#unfollow(feed),
@@ -261,6 +265,7 @@ export class Hub {
     clearInterval(this.#heartbeat)
     this.#offReconnect()
     for (const stream of this.#streams) stream.close(reason)
+    this.#expiries.clear()
     for (const broadcaster of this.#broadcasters.values()) this.#dropBroadcaster(broadcaster)
     this.#cancelFlush()
     this.#dirty.clear()

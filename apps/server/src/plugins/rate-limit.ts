@@ -17,8 +17,11 @@ export interface RateLimitPluginOptions {
   typingPer10s?: number
 }
 
-/** Counts one use of a budget by the request's user; resolves with the seconds to wait, or 0. */
-export type Budget = (request: FastifyRequest) => Promise<number>
+/**
+ * Counts one use of a budget by the user; resolves with the seconds to wait, or 0. It takes the user, not a
+ * request, so that an open WebSocket keeps only its user's id.
+ */
+export type Budget = (userId: string) => Promise<number>
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -57,8 +60,10 @@ export default fp<RateLimitPluginOptions>(
       }
       const limit = app.createRateLimit(options)
       // As on the routes (skipOnError), a budget that cannot be counted does not refuse.
-      const budget: Budget = async (request) => {
-        const result = await limit(request).catch(() => null)
+      const budget: Budget = async (userId) => {
+        // What the limiter reads of a request with these options: the key's user and the route's config.
+        const asked = { auth: { userId }, routeOptions: { config: {} } } as unknown as FastifyRequest
+        const result = await limit(asked).catch(() => null)
         return !result || result.isAllowed || !result.isExceeded ? 0 : result.ttlInSeconds
       }
       return [options, budget]

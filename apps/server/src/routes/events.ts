@@ -62,21 +62,31 @@ const eventRoutes: FastifyPluginAsyncTypebox<EventsOptions> = async (app, opts) 
     // straight to the socket, so it starts only once the response has handed the head and this chunk to the
     // socket (Node 24 flushes them on a later tick; a frame written before would precede the head).
     request.raw.socket.setNoDelay(true)
+    let sink: StreamSink | null = null
     try {
       await new Promise<void>((resolve) => res.write('retry: 2000\n\n', () => resolve()))
-      const stream = await attach(chunkedSink(res))
-      app.presence.connected(userId)
-      void stream.ended.finally(() => {
-        release()
-        app.presence.disconnected(userId)
-      })
+      // The sink takes the socket out of node:http (http-sink.ts): from here on the stream holds the socket and
+      // nothing of this request, and Fastify logs the request as completed, its stream open.
+      sink = chunkedSink(res)
+      const stream = await attach(sink)
+      opened(stream, userId, release)
       const ended = await endedMeanwhile()
       if (ended) stream.close(ended)
     } catch (err) {
       release()
       request.log.warn({ err }, 'stream could not attach')
-      res.end()
+      if (sink) sink.end()
+      else res.end()
     }
+  }
+
+  /** Presence and the stream slot follow the stream; kept apart from serve(), whose scope holds the request. */
+  function opened(stream: Stream | UserStream, userId: string, release: () => void): void {
+    app.presence.connected(userId)
+    void stream.ended.finally(() => {
+      release()
+      app.presence.disconnected(userId)
+    })
   }
 
   app.get(

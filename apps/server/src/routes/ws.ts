@@ -6,6 +6,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import websocket from '@fastify/websocket'
 import type { FastifyError, FastifyRequest } from 'fastify'
+import type { ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
 import type { RawData, WebSocket } from 'ws'
 import { CLOSE_REASONS, UserStreamQuery, WsCommand, WsServerMessage, errors, type ErrorBody } from '@chat/contracts'
 import { WS_CLOSE_CODES, wsCodec, wsSink, type UserStream } from '@chat/realtime'
@@ -107,20 +109,98 @@ const wsRoutes: FastifyPluginAsyncTypebox<WsOptions> = async (app, opts) => {
     }
   })
 
+  /**
+   * What an open socket keeps for its life instead of the request (whose headers hold the access token, and
+   * which keeps Fastify's reply and child logger): the user, the request id for logs, the stream and the count
+   * of commands in flight.
+   */
+  class Commands {
+    readonly #socket: WebSocket
+    readonly #userId: string
+    readonly #reqId: string
+    #stream: UserStream | null = null
+    /** Commands that came before the stream was attached; null once it is. */
+    #early: Array<[RawData, boolean]> | null = []
+    #inFlight = 0
+
+    constructor(socket: WebSocket, userId: string, reqId: string) {
+      this.#socket = socket
+      this.#userId = userId
+      this.#reqId = reqId
+    }
+
+    onMessage = (data: RawData, isBinary: boolean): void => {
+      if (this.#stream) void this.#command(this.#stream, data, isBinary)
+      else this.#early?.push([data, isBinary])
+    }
+
+    onError = (err: Error): void => {
+      app.log.error({ err, reqId: this.#reqId }, 'websocket error')
+      this.#socket.terminate()
+    }
+
+    attached(stream: UserStream): void {
+      this.#stream = stream
+      const early = this.#early ?? []
+      this.#early = null
+      for (const [data, isBinary] of early) void this.#command(stream, data, isBinary)
+    }
+
+    async #command(stream: UserStream, data: RawData, isBinary: boolean): Promise<void> {
+      const socket = this.#socket
+      if (isBinary) return socket.close(1003, 'commands are text frames')
+      let parsed: unknown
+      try {
+        parsed = JSON.parse(data.toString())
+      } catch {
+        return socket.close(1007, 'a command is one JSON object')
+      }
+      const id = (parsed as { id?: unknown } | null)?.id
+      if (!((typeof id === 'number' && Number.isSafeInteger(id)) || (typeof id === 'string' && id.length <= 64))) {
+        return socket.close(1008, 'a command needs an id')
+      }
+      const type = String((parsed as { type?: unknown }).type)
+      const answer = (
+        reply: { ok: true; result: unknown } | { ok: false; error: ErrorBody & { retryAfter?: number } }
+      ) => {
+        app.metrics.commands.inc({ type, outcome: reply.ok ? 'ok' : reply.error.code })
+        stream.send(Buffer.from(JSON.stringify({ type: 'reply', id, ...reply })))
+      }
+      if (this.#inFlight >= MAX_IN_FLIGHT) {
+        return answer({ ok: false, error: errorBodyOf(new RateLimited('1 second'), () => {}) })
+      }
+      this.#inFlight++
+      try {
+        answer({ ok: true, result: await run(parsed, this.#userId) })
+      } catch (error) {
+        const body = errorBodyOf(error as FastifyError, (err) =>
+          app.log.error({ err, reqId: this.#reqId }, 'command failed')
+        )
+        const retryAfter = (error as { retryAfter?: number }).retryAfter
+        answer({ ok: false, error: retryAfter === undefined ? body : { ...body, retryAfter } })
+      } finally {
+        this.#inFlight--
+      }
+    }
+  }
+
   async function serve(socket: WebSocket, request: FastifyRequest, release: () => void): Promise<void> {
     const { userId, sessionId, expiresAt } = request.auth
     const { cursor } = request.query as { cursor?: string }
-    let stream: UserStream | null = null
-    const early: Array<[RawData, boolean]> = []
-    socket.on('message', (data, isBinary) => {
-      if (stream) void command(stream, socket, request, data, isBinary)
-      else early.push([data, isBinary])
-    })
+    const raw = request.raw.socket as Socket & { _httpMessage?: ServerResponse | null }
+    // The upgrade's stand-in response (@fastify/websocket's) would stay on the socket, holding the request; the
+    // plugin's error listener holds the request and reply: both go, and the socket keeps nothing of the request.
+    raw._httpMessage?.detachSocket(raw)
+    const commands = new Commands(socket, userId, String(request.id))
+    socket.removeAllListeners('error')
+    socket.on('error', commands.onError)
+    socket.on('message', commands.onMessage)
+    let stream: UserStream
     try {
       stream = await app.realtime.hub.attachUser({
         userId,
         sessionId,
-        res: wsSink(socket, request.raw.socket),
+        res: wsSink(socket, raw),
         expiresAt,
         codec: wsCodec,
         plan: () => app.userStreams.plan(userId, cursor)
@@ -131,82 +211,44 @@ const wsRoutes: FastifyPluginAsyncTypebox<WsOptions> = async (app, opts) => {
       socket.close(1011, 'catch_up_failed')
       return
     }
+    opened(stream, userId, release)
+    if (!(await app.sessions.isLive(userId, sessionId))) stream.close('session_ended')
+    commands.attached(stream)
+  }
+
+  /** Presence and the stream slot follow the stream; kept apart from serve(), whose scope holds the request. */
+  function opened(stream: UserStream, userId: string, release: () => void): void {
     app.presence.connected(userId)
     void stream.ended.finally(() => {
       release()
       app.presence.disconnected(userId)
     })
-    if (!(await app.sessions.isLive(userId, sessionId))) stream.close('session_ended')
-    for (const [data, isBinary] of early) void command(stream, socket, request, data, isBinary)
   }
 
-  const inFlight = new WeakMap<WebSocket, number>()
-
-  async function command(
-    stream: UserStream,
-    socket: WebSocket,
-    request: FastifyRequest,
-    data: RawData,
-    isBinary: boolean
-  ): Promise<void> {
-    if (isBinary) return socket.close(1003, 'commands are text frames')
-    let parsed: unknown
-    try {
-      parsed = JSON.parse(data.toString())
-    } catch {
-      return socket.close(1007, 'a command is one JSON object')
-    }
-    const id = (parsed as { id?: unknown } | null)?.id
-    if (!((typeof id === 'number' && Number.isSafeInteger(id)) || (typeof id === 'string' && id.length <= 64))) {
-      return socket.close(1008, 'a command needs an id')
-    }
-    const type = String((parsed as { type?: unknown }).type)
-    const answer = (
-      reply: { ok: true; result: unknown } | { ok: false; error: ErrorBody & { retryAfter?: number } }
-    ) => {
-      app.metrics.commands.inc({ type, outcome: reply.ok ? 'ok' : reply.error.code })
-      stream.send(Buffer.from(JSON.stringify({ type: 'reply', id, ...reply })))
-    }
-    const count = inFlight.get(socket) ?? 0
-    if (count >= MAX_IN_FLIGHT) {
-      return answer({ ok: false, error: errorBodyOf(new RateLimited('1 second'), () => {}) })
-    }
-    inFlight.set(socket, count + 1)
-    try {
-      answer({ ok: true, result: await run(parsed, request) })
-    } catch (error) {
-      const body = errorBodyOf(error as FastifyError, (err) => request.log.error({ err }, 'command failed'))
-      const retryAfter = (error as { retryAfter?: number }).retryAfter
-      answer({ ok: false, error: retryAfter === undefined ? body : { ...body, retryAfter } })
-    } finally {
-      inFlight.set(socket, (inFlight.get(socket) ?? 1) - 1)
-    }
-  }
-
-  async function run(parsed: unknown, request: FastifyRequest): Promise<unknown> {
+  async function run(parsed: unknown, userId: string): Promise<unknown> {
     if (!isCommand(parsed)) throw new BadCommand(`Not a command this server knows: ${isCommand.errorText()}`)
     switch (parsed.type) {
       case 'ping':
         return null
       case 'message': {
-        await withinBudget(app.rateLimits.messageBudget, request)
+        await withinBudget(app.rateLimits.messageBudget, userId)
         const { id: _id, type: _type, ...body } = parsed
-        return (await app.rooms.post(request.auth.userId, body)).event
+        return (await app.rooms.post(userId, body)).event
       }
       case 'typing': {
-        await withinBudget(app.rateLimits.typingBudget, request)
-        await app.typing.set(request.auth.userId, { roomId: parsed.roomId, typing: parsed.typing ?? true })
+        await withinBudget(app.rateLimits.typingBudget, userId)
+        await app.typing.set(userId, { roomId: parsed.roomId, typing: parsed.typing ?? true })
         return null
       }
       case 'read':
-        await app.rooms.read(request.auth.userId, { roomId: parsed.roomId, seq: parsed.seq })
+        await app.rooms.read(userId, { roomId: parsed.roomId, seq: parsed.seq })
         return null
     }
   }
 
   /** A 429 with retryAfter once the user's budget is spent. */
-  async function withinBudget(budget: Budget, request: FastifyRequest): Promise<void> {
-    const retryAfter = await budget(request)
+  async function withinBudget(budget: Budget, userId: string): Promise<void> {
+    const retryAfter = await budget(userId)
     if (retryAfter > 0) throw Object.assign(new RateLimited(`${retryAfter} seconds`), { retryAfter })
   }
 }

@@ -4,7 +4,7 @@
 // client resumes with a fresh one and misses nothing) and the app shutting down. One app for the file, but
 // the shutdown test closes an app of its own.
 import t, { type Test } from 'tap'
-import { listen, openStream, type SseClient, until } from '@chat/testkit'
+import { listen, openStream, openUserStream, type SseClient, until } from '@chat/testkit'
 import { as, build, login, signUp, type TestUser } from '../helper.ts'
 import { createRoom, fullHistory, joinRoom, post, range } from '../rooms-helper.ts'
 
@@ -226,4 +226,35 @@ t.test('closing the app tells every open stream `shutdown`', async (t) => {
   await own.close()
   for (const client of clients) await endsWith(t, client, 'shutdown')
   t.same(clients[1]!.seqs, [1])
+})
+
+t.test('a client that goes away frees its stream and the room’s subscription, on both kinds of stream', async (t) => {
+  const user = await signUp(app)
+  const room = await createRoom(app, user)
+  const roomStream = await openStream(t, base, room.id, { token: user.accessToken })
+  const userStream = await openUserStream(t, base, { token: user.accessToken })
+  await until(() => streamsOf(user) === 2, 'both streams')
+  const rooms = app.realtime.hub.broadcasterCount
+  roomStream.close()
+  userStream.close()
+  await until(() => streamsOf(user) === 0, 'both streams to end')
+  await until(() => app.realtime.hub.broadcasterCount === rooms - 1, 'the room’s broadcaster to go')
+  t.pass('the detached sockets saw their clients go')
+})
+
+t.test('an open stream’s request is complete for Fastify once its socket is detached', async (t) => {
+  const user = await signUp(app)
+  const room = await createRoom(app, user)
+  const count = async () => {
+    const { values } = await app.metrics.httpDuration.get()
+    const ours = values.find(
+      (v) => v.metricName?.endsWith('_count') && v.labels.route === '/rooms/:roomId/events' && v.labels.status === '200'
+    )
+    return ours?.value ?? 0
+  }
+  const before = await count()
+  const stream = await openStream(t, base, room.id, { token: user.accessToken })
+  await until(async () => (await count()) === before + 1, 'the onResponse hook for the open stream')
+  t.equal(streamsOf(user), 1, 'while the stream stays open')
+  stream.close()
 })
