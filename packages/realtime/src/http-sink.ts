@@ -36,45 +36,6 @@ export function chunkedSink(res: ServerResponse): StreamSink {
   return socket && chunked && res.headersSent ? new ChunkedSink(res, socket) : res
 }
 
-/** The chunked body of a detached response: the socket alone, ended with the last chunk. */
-class SocketSink implements StreamSink {
-  readonly #socket: Socket
-
-  constructor(socket: Socket) {
-    this.#socket = socket
-  }
-
-  write(data: Buffer): boolean {
-    return this.#socket.write(chunkOf(data))
-  }
-
-  writeAll(messages: readonly Outgoing[], bytes: number): boolean {
-    return this.#socket.write(chunkOfAll(messages, bytes))
-  }
-
-  /** The last chunk, then the connection's end, as its head (`connection: close`) said. */
-  end(): void {
-    this.#socket.end(LAST_CHUNK)
-  }
-
-  destroy(): void {
-    this.#socket.destroy()
-  }
-
-  get writableLength(): number {
-    return this.#socket.writableLength
-  }
-
-  get destroyed(): boolean {
-    return this.#socket.destroyed
-  }
-
-  on(event: 'close' | 'drain', listener: () => void): this {
-    this.#socket.on(event, listener)
-    return this
-  }
-}
-
 /** A lone shared frame as its cached chunk; else every message copied once into one chunk. */
 function chunkOfAll(messages: readonly Outgoing[], bytes: number): Buffer {
   const lone = loneBuffer(messages)
@@ -86,48 +47,79 @@ function chunkOfAll(messages: readonly Outgoing[], bytes: number): Buffer {
 }
 
 // Classes, so that ten thousand idle streams share their methods instead of holding closures each.
-class ChunkedSink implements StreamSink {
-  readonly #res: ServerResponse
-  readonly #socket: Socket
+/** The chunked body of a detached response: the socket alone, ended with the last chunk. */
+class SocketSink implements StreamSink {
+  protected readonly socket: Socket
 
-  constructor(res: ServerResponse, socket: Socket) {
-    this.#res = res
-    this.#socket = socket
+  constructor(socket: Socket) {
+    this.socket = socket
   }
 
   write(data: Buffer): boolean {
-    return this.#socket.write(chunkOf(data))
+    return this.socket.write(chunkOf(data))
   }
 
   writeAll(messages: readonly Outgoing[], bytes: number): boolean {
-    return this.#socket.write(chunkOfAll(messages, bytes))
+    return this.socket.write(chunkOfAll(messages, bytes))
   }
 
-  /** The response writes the last chunk (0 CRLF CRLF) after what the socket already holds. */
+  /** The last chunk, then the connection's end, as its head (`connection: close`) said. */
   end(): void {
-    this.#res.end()
+    this.socket.end(LAST_CHUNK)
   }
 
   destroy(): void {
-    this.#res.destroy()
+    this.socket.destroy()
   }
 
   get writableLength(): number {
-    return this.#res.writableLength
+    return this.socket.writableLength
   }
 
   get destroyed(): boolean {
-    return this.#res.destroyed || this.#socket.destroyed
+    return this.socket.destroyed
   }
 
   on(event: 'close' | 'drain', listener: () => void): this {
+    this.socket.on(event, listener)
+    return this
+  }
+}
+
+/** A response still in node:http: chunks written to its socket beside it; the response ends and closes it. */
+class ChunkedSink extends SocketSink {
+  readonly #res: ServerResponse
+
+  constructor(res: ServerResponse, socket: Socket) {
+    super(socket)
+    this.#res = res
+  }
+
+  /** The response writes the last chunk (0 CRLF CRLF) after what the socket already holds. */
+  override end(): void {
+    this.#res.end()
+  }
+
+  override destroy(): void {
+    this.#res.destroy()
+  }
+
+  override get writableLength(): number {
+    return this.#res.writableLength
+  }
+
+  override get destroyed(): boolean {
+    return this.#res.destroyed || this.socket.destroyed
+  }
+
+  override on(event: 'close' | 'drain', listener: () => void): this {
     if (event === 'close') {
       this.#res.on('close', listener)
       return this
     }
     // The response only relays 'drain' for its own writes; these go to the socket, which outlives the
     // response on a kept-alive connection: the listener goes with the response.
-    const socket = this.#socket
+    const socket = this.socket
     socket.on('drain', listener)
     this.#res.once('close', () => socket.off('drain', listener))
     return this
