@@ -255,6 +255,9 @@ t.test('an open stream’s request is complete for Fastify once its socket is de
   const before = await count()
   const stream = await openStream(t, base, room.id, { token: user.accessToken })
   await until(async () => (await count()) === before + 1, 'the onResponse hook for the open stream')
-  t.equal(streamsOf(user), 1, 'while the stream stays open')
+  // The hook runs at the detach, just before the hub takes the stream.
+  await until(() => streamsOf(user) === 1, 'the stream to be held')
+  t.equal(await count(), before + 1, 'the request was counted once, while the stream stays open')
+  t.ok(stream.open && !stream.ended, 'and the stream is open')
   stream.close()
 })
