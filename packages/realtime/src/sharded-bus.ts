@@ -69,13 +69,24 @@ export class ShardedBus extends PubSubBus {
   }
 
   /**
-   * The cluster answers and no connection to a master is lost: false from a master's loss until the cluster map
-   * no longer names it (its replica promoted). ioredis opens a master's connection on first use ('wait' until then).
+   * The cluster answers, and every slot's master in the cluster map has a connection that is not lost: false from a
+   * master's loss until the map names its promoted replica instead. ioredis opens a master's connection on first
+   * use ('wait' until then).
    */
   get ready(): boolean {
     if (this.closed || this.#cluster.status !== 'ready') return false
-    const masters = this.#cluster.nodes('master')
-    return masters.length > 0 && masters.every((node) => node.status === 'ready' || node.status === 'wait')
+    const up = new Set<string>()
+    for (const node of this.#cluster.nodes('master')) {
+      if (node.status === 'ready' || node.status === 'wait') up.add(`${node.options.host}:${node.options.port}`)
+    }
+    const owners = new Set<string>()
+    for (const nodes of this.#cluster.slots) {
+      const owner = nodes?.[0]
+      if (!owner) return false
+      owners.add(owner)
+    }
+    for (const owner of owners) if (!up.has(owner)) return false
+    return owners.size > 0
   }
 
   channel(name: string): string {

@@ -60,8 +60,9 @@ export default fp<RedisPluginOptions>(
         enableOfflineQueue: false,
         clusterRetryStrategy: retryStrategy,
         slotsRefreshInterval: 2_000,
-        // A command to a master that just died is answered within a second, not after the failover.
-        redisOptions: { maxRetriesPerRequest: 1, commandTimeout: 1_000, connectionName: 'chat' }
+        // No command timeout: the sharded subscribers share these options, and a SSUBSCRIBE cut short while its
+        // subscriber's connection is still opening (a loaded machine) left that node's subscriber unusable.
+        redisOptions: { maxRetriesPerRequest: 1, connectionName: 'chat' }
       })
       cluster.on('error', (err) => app.log.warn({ err }, 'redis cluster'))
       const started = await Promise.race([
