@@ -98,6 +98,12 @@ export class Presence {
     this.#grace.set(userId, timer)
   }
 
+  /** A connection of the user opened on this node and lasts until `ended` settles. */
+  holdWhile(userId: string, ended: Promise<unknown>): void {
+    this.connected(userId)
+    void ended.finally(() => this.disconnected(userId))
+  }
+
   /** Which of the users are online (as last announced). */
   online(userIds: readonly string[]): Promise<Set<string>> {
     return this.#store.online(userIds).catch((err: unknown) => {

@@ -69,7 +69,9 @@ const eventRoutes: FastifyPluginAsyncTypebox<EventsOptions> = async (app, opts) 
       // nothing of this request, and Fastify logs the request as completed, its stream open.
       sink = chunkedSink(res)
       const stream = await attach(sink)
-      opened(stream, userId, release)
+      // Presence and the stream slot follow the stream, through closures that hold nothing of the request.
+      app.presence.holdWhile(userId, stream.ended)
+      void stream.ended.finally(release)
       const ended = await endedMeanwhile()
       if (ended) stream.close(ended)
     } catch (err) {
@@ -78,15 +80,6 @@ const eventRoutes: FastifyPluginAsyncTypebox<EventsOptions> = async (app, opts) 
       if (sink) sink.end()
       else res.end()
     }
-  }
-
-  /** Presence and the stream slot follow the stream; kept apart from serve(), whose scope holds the request. */
-  function opened(stream: Stream | UserStream, userId: string, release: () => void): void {
-    app.presence.connected(userId)
-    void stream.ended.finally(() => {
-      release()
-      app.presence.disconnected(userId)
-    })
   }
 
   app.get(

@@ -211,18 +211,11 @@ const wsRoutes: FastifyPluginAsyncTypebox<WsOptions> = async (app, opts) => {
       socket.close(1011, 'catch_up_failed')
       return
     }
-    opened(stream, userId, release)
+    // Presence and the stream slot follow the stream, through closures that hold nothing of the request.
+    app.presence.holdWhile(userId, stream.ended)
+    void stream.ended.finally(release)
     if (!(await app.sessions.isLive(userId, sessionId))) stream.close('session_ended')
     commands.attached(stream)
-  }
-
-  /** Presence and the stream slot follow the stream; kept apart from serve(), whose scope holds the request. */
-  function opened(stream: UserStream, userId: string, release: () => void): void {
-    app.presence.connected(userId)
-    void stream.ended.finally(() => {
-      release()
-      app.presence.disconnected(userId)
-    })
   }
 
   async function run(parsed: unknown, userId: string): Promise<unknown> {
