@@ -73,12 +73,14 @@ type Requests = {
   requestsPerSecond: number
   latencyMs: Record<string, number>
   serverCpuMicrosPerRequest: number
+  clientCpuMicrosPerRequest?: number
   kinds?: Record<string, { requests: number; p99: number }>
 }
 const phases = results.flatMap((r) =>
   [
     { phase: r.mode, figures: r.chat, ratio: r.writeRatio?.post },
-    { phase: `${r.mode} (mixed)`, figures: r.chatMixed, ratio: r.writeRatio?.mixed }
+    { phase: `${r.mode} (mixed)`, figures: r.chatMixed, ratio: r.writeRatio?.mixed },
+    { phase: `${r.mode} (HTTP floor)`, figures: r.httpFloor, ratio: r.writeRatio?.httpFloor }
   ]
     .filter(({ figures }) => figures && 'requestsPerSecond' in figures)
     .map(({ phase, figures, ratio }) => {
@@ -90,13 +92,13 @@ const phases = results.flatMap((r) =>
       const floorCells = floor
         ? `${floor.requestsPerSecond} | ${ratio} | ${floor.latencyMs.p50} / ${floor.latencyMs.p99}`
         : '– | – | –'
-      return `| ${phase} | ${r.shape} | ${c.requests} | ${c.failed} | ${c.requestsPerSecond} | ${floorCells} | ${c.latencyMs.p50} / ${c.latencyMs.p99} | ${c.serverCpuMicrosPerRequest} | ${kinds} |`
+      return `| ${phase} | ${r.shape} | ${c.requests} | ${c.failed} | ${c.requestsPerSecond} | ${floorCells} | ${c.latencyMs.p50} / ${c.latencyMs.p99} | ${c.serverCpuMicrosPerRequest} | ${c.clientCpuMicrosPerRequest ?? '–'} | ${kinds} |`
     })
 )
 if (phases.length) {
   process.stdout.write(
-    '\n| mode | shape | requests | failed | requests/s | write floor posts/s | ratio | floor p50 / p99 ms | p50 / p99 ms | CPU µs/request | by kind |\n' +
-      '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n' +
+    '\n| mode | shape | requests | failed | requests/s | write floor posts/s | ratio | floor p50 / p99 ms | p50 / p99 ms | CPU µs/request | load CPU µs/request | by kind |\n' +
+      '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n' +
       phases.join('\n') +
       '\n'
   )

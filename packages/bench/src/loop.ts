@@ -34,7 +34,12 @@ export interface KindFigures {
 }
 
 /** Sends `next(0)`, `next(1)`, … (POST, JSON) from `concurrency` clients for `seconds`. */
-export async function closedLoop(node: Node, concurrency: number, seconds: number, next: (i: number) => Call) {
+export async function closedLoop(
+  node: Pick<Node, 'port' | 'pid'>,
+  concurrency: number,
+  seconds: number,
+  next: (i: number) => Call
+) {
   const tallies = new Map<string, Tally>()
   const tally = (kind: string) => {
     let t = tallies.get(kind)
@@ -43,6 +48,7 @@ export async function closedLoop(node: Node, concurrency: number, seconds: numbe
   }
   let sent = 0
   const before = sample(node.pid)
+  const clientBefore = process.cpuUsage()
   const started = now()
   const end = started + seconds * 1000
   await Promise.all(
@@ -63,6 +69,7 @@ export async function closedLoop(node: Node, concurrency: number, seconds: numbe
   )
   const wall = (now() - started) / 1000
   const after = sample(node.pid)
+  const client = process.cpuUsage(clientBefore)
   const cpu = cpuBetween(before, after).total
   const all = [...tallies.values()]
   const succeeded = all.reduce((s, k) => s + k.latencies.length, 0)
@@ -79,6 +86,8 @@ export async function closedLoop(node: Node, concurrency: number, seconds: numbe
     requestsPerSecond: Math.round(succeeded / wall),
     latencyMs: latencySummary(all.flatMap((k) => k.latencies)),
     serverCpuMicrosPerRequest: round((cpu * 1e6) / Math.max(1, succeeded)),
+    /** the load's own CPU (this process, which runs nothing else meanwhile) per request */
+    clientCpuMicrosPerRequest: round((client.user + client.system) / Math.max(1, succeeded)),
     serverPeakRssMiB: round(after.peakRss / 2 ** 20),
     kinds
   }

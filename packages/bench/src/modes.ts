@@ -158,7 +158,8 @@ export const modes: Record<string, () => Promise<ModeResult>> = {
   /**
    * POST /rooms/message with persistence, spread over many rooms, closed loop at a fixed concurrency; then, on
    * the same node, a mix of posts, edits of one's own posts and reactions (`chatMixed`); then the write floor
-   * (write-floor.ts) on the same database and rooms at the same concurrency, the node idle.
+   * (write-floor.ts) on the same database and rooms at the same concurrency, the node idle; then the same posts
+   * to the bare node:http floor (no database).
    */
   post: async () => {
     const rooms = size('POST_ROOMS', 100)
@@ -177,12 +178,20 @@ export const modes: Record<string, () => Promise<ModeResult>> = {
           ? undefined
           : { mix, ...(await closedLoop(node!, concurrency, seconds, (i) => chatter.mixed(i))) }
       const floor = await writeFloor(database.url, roomIds, concurrency, seconds)
+      // The same posts from the same load to the bare node:http floor, which stores nothing: what HTTP and this
+      // load cost by themselves on this machine, the most the node could answer with no database at all.
+      const { kinds: __, ...httpFloor } = await withFloor(rooms, (target) =>
+        closedLoop({ port: target.postPort, pid: target.pids[0]! }, concurrency, seconds, (i) => chatter.post(i))
+      )
       const ratio = (rps: number) => round(rps / floor.requestsPerSecond, 2)
       const writeRatio = {
         post: ratio(chat.requestsPerSecond),
-        ...(chatMixed ? { mixed: ratio(chatMixed.requestsPerSecond) } : {})
+        ...(chatMixed ? { mixed: ratio(chatMixed.requestsPerSecond) } : {}),
+        httpFloor: ratio(httpFloor.requestsPerSecond),
+        postOfHttpFloor: round(chat.requestsPerSecond / httpFloor.requestsPerSecond, 2)
       }
-      return { mode: 'post', shape, chat, ...(chatMixed ? { chatMixed } : {}), floor: { ...floor }, writeRatio }
+      const phases = { chat, ...(chatMixed ? { chatMixed } : {}) }
+      return { mode: 'post', shape, ...phases, floor: { ...floor }, httpFloor: { ...httpFloor }, writeRatio }
     })
   },
 

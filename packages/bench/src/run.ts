@@ -17,8 +17,13 @@ export interface ModeResult {
   chatMixed?: Record<string, unknown>
   /** fan-out modes: the bare node:http floor; post mode: the write floor (write-floor.ts) */
   floor?: Record<string, unknown>
-  /** post mode: each phase's requests per second ÷ the write floor's posts per second */
-  writeRatio?: { post: number; mixed?: number }
+  /** post mode: the same posts answered by the bare node:http floor, which stores nothing */
+  httpFloor?: Record<string, unknown>
+  /**
+   * post mode: each phase's requests per second ÷ the write floor's posts per second, the HTTP floor's too, and
+   * the posts' ÷ the HTTP floor's
+   */
+  writeRatio?: { post: number; mixed?: number; httpFloor?: number; postOfHttpFloor?: number }
   /** chat ÷ floor for deliveries per second, and for server CPU per delivery */
   ratio?: { deliveriesPerSecond: number; cpuPerDelivery: number }
 }

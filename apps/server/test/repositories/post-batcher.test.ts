@@ -2,9 +2,11 @@
 // seqs per room; a repeated clientMsgId answers with the first event and stores nothing; an unknown room and a
 // non-member are refused with their codes, alone or inside a batch; a batch the database refuses as a whole is
 // stored post by post; close() stores what was pushed before it, and a post after it is rejected. Changes of
-// messages (edit, delete, react) share the batches of posts, in push order per room, each with its own outcome.
+// messages (edit, delete, react) share the batches of posts: the posts take their seqs first, then the changes in
+// push order per room, each with its own outcome.
 import t from 'tap'
-import { openDb, type Database } from '@chat/db'
+import { randomUUID } from 'node:crypto'
+import { eq, openDb, sql, tables, type Database } from '@chat/db'
 import { freshDatabase } from '../helper.ts'
 import { MISSING_ID, range } from '../rooms-helper.ts'
 import { PostBatcher } from '../../src/repositories/post-batcher.ts'
@@ -145,7 +147,7 @@ t.test('close() stores what was pushed before it; a post after it rejects', asyn
   t.same((await eventsAfter(db, r.id, 0, 100)).map((e) => e.text).sort(), ['before 1', 'before 2', 'before 3'])
 })
 
-t.test('changes share the batch with posts: in push order per room, each with its own outcome', async (t) => {
+t.test('changes share the batch with posts: posts first, then changes in push order per room', async (t) => {
   const r = await room()
   const { event: message } = await batcher.post({ roomId: r.id, userId: member.id, text: 'draft' })
   const seq = message.seq
@@ -186,13 +188,88 @@ t.test('changes share the batch with posts: in push order per room, each with it
     stored.map((e) => [e.seq, e.type]),
     [
       [seq, 'message'],
-      [seq + 1, 'message.edited'],
-      [seq + 2, 'reaction.added'],
-      [seq + 3, 'message'],
+      [seq + 1, 'message'],
+      [seq + 2, 'message.edited'],
+      [seq + 3, 'reaction.added'],
       [seq + 4, 'message.deleted']
     ],
-    'stored in the order pushed, refusals and no-ops leaving no seq behind'
+    'the post first, then the changes in the order pushed, refusals and no-ops leaving no seq behind'
   )
-  t.equal(stored[3]!.replyTo, seq)
+  t.equal(stored[1]!.replyTo, seq)
   t.match(stored[0], { text: null, reactions: [], editedAt: String })
 })
+
+// The batch statement itself, called the way the batcher calls it, so a batch answered post by post (after the
+// database refused the whole) cannot pass for it.
+const writeEvents = (writes: object[]) =>
+  db
+    .select({ idx: sql<number>`idx`, outcome: sql<string>`outcome`, id: sql<string>`id`, seq: sql<number>`seq` })
+    .from(sql`chat_write_events(${JSON.stringify(writes)}::jsonb)`)
+    .then((rows) =>
+      [...rows].sort((a, b) => a.idx - b.idx).map((r) => ({ ...r, seq: r.seq === null ? null : Number(r.seq) }))
+    )
+const postWrite = (roomId: string, userId: string, text: string, more: object = {}) => ({
+  kind: 'post',
+  id: randomUUID(),
+  roomId,
+  userId,
+  text,
+  clientMsgId: null,
+  replyTo: null,
+  ...more
+})
+
+t.test(
+  'one batch statement: refusals, replies, a clientMsgId repeated after a refused first, read markers',
+  async (t) => {
+    const r = await room()
+    const { event: first } = await batcher.post({ roomId: r.id, userId: member.id, text: 'first' })
+    const writes = [
+      postWrite(r.id, owner.id, 'reply', { replyTo: first.seq }),
+      postWrite(r.id, member.id, 'bad reply', { replyTo: 999, clientMsgId: 'k' }),
+      postWrite(r.id, member.id, 'kept', { clientMsgId: 'k' }),
+      postWrite(r.id, member.id, 'again', { clientMsgId: 'k' }),
+      postWrite(MISSING_ID, member.id, 'nowhere'),
+      postWrite(r.id, stranger.id, 'outsider'),
+      postWrite(r.id, owner.id, 'last')
+    ]
+    const rows = await writeEvents(writes)
+    t.same(
+      rows.map((row) => [row.idx, row.outcome, row.seq]),
+      [
+        [0, 'created', first.seq + 1],
+        [1, 'message_not_found', null],
+        [2, 'created', first.seq + 2],
+        [3, 'existing', first.seq + 2],
+        [4, 'room_not_found', null],
+        [5, 'not_member', null],
+        [6, 'created', first.seq + 3]
+      ]
+    )
+    t.equal(rows[3]!.id, rows[2]!.id, 'the repeat answers with the event of the post it repeats')
+    const stored = await eventsAfter(db, r.id, first.seq, 100)
+    t.same(
+      stored.map((e) => [e.seq, e.text, e.replyTo, e.user.id]),
+      [
+        [first.seq + 1, 'reply', first.seq, owner.id],
+        [first.seq + 2, 'kept', null, member.id],
+        [first.seq + 3, 'last', null, owner.id]
+      ],
+      'what was created is stored, nothing else'
+    )
+    const markers = await db
+      .select({ userId: tables.memberships.userId, lastReadSeq: tables.memberships.lastReadSeq })
+      .from(tables.memberships)
+      .where(eq(tables.memberships.roomId, r.id))
+    t.same(
+      Object.fromEntries(markers.map((m) => [m.userId, Number(m.lastReadSeq)])),
+      { [owner.id]: first.seq + 3, [member.id]: first.seq + 2 },
+      "each poster's read marker at their own last post"
+    )
+    const [room_] = await db
+      .select({ lastSeq: tables.rooms.lastSeq })
+      .from(tables.rooms)
+      .where(eq(tables.rooms.id, r.id))
+    t.equal(Number(room_!.lastSeq), first.seq + 3, 'last_seq at the highest')
+  }
+)
