@@ -5,10 +5,9 @@
 // client address is the socket's unless TRUST_PROXY says which proxies may set X-Forwarded-For. With Redis (the
 // redis plugin's commands connection) the budgets are cluster-wide; without it they live in one map of this node's.
 import fp from 'fastify-plugin'
-import type { FastifyRequest } from 'fastify'
 import rateLimit, { type RateLimitOptions } from '@fastify/rate-limit'
 import { RateLimited } from '../errors.ts'
-import { MemoryStore, redisStore } from '../rate-limit-stores.ts'
+import { MemoryCounters, RedisCounters, storeOf } from '../rate-limit-stores.ts'
 
 export interface RateLimitPluginOptions {
   authPerMinute: number
@@ -37,9 +36,10 @@ declare module 'fastify' {
 
 export default fp<RateLimitPluginOptions>(
   async (app, opts) => {
+    const counters = app.redis ? new RedisCounters(app.redis.commands, `${app.redis.prefix}rl:`) : new MemoryCounters()
     await app.register(rateLimit, {
       global: false,
-      store: app.redis ? redisStore(app.redis.commands, `${app.redis.prefix}rl:`) : MemoryStore,
+      store: storeOf(counters),
       skipOnError: true,
       addHeadersOnExceeding: { 'x-ratelimit-limit': true, 'x-ratelimit-remaining': true, 'x-ratelimit-reset': true },
       addHeaders: {
@@ -50,21 +50,20 @@ export default fp<RateLimitPluginOptions>(
       },
       errorResponseBuilder: (_request, context) => new RateLimited(context.after)
     })
-    // A budget per user over 10 s, for routes (the options) and WebSocket commands (the budget).
+    // A budget per user over 10 s, for routes (the options) and WebSocket commands (the budget), on one key.
     const perUser = (name: string, max: number): [RateLimitOptions, Budget] => {
+      const window = 10_000
       const options: RateLimitOptions = {
         max,
-        timeWindow: 10_000,
+        timeWindow: window,
         hook: 'preHandler',
         keyGenerator: (request) => `${name}:${request.auth.userId}`
       }
-      const limit = app.createRateLimit(options)
-      // As on the routes (skipOnError), a budget that cannot be counted does not refuse.
+      // Counted as the routes count (over max: refused until the window ends); as on the routes (skipOnError),
+      // a budget that cannot be counted does not refuse.
       const budget: Budget = async (userId) => {
-        // What the limiter reads of a request with these options: the key's user and the route's config.
-        const asked = { auth: { userId }, routeOptions: { config: {} } } as unknown as FastifyRequest
-        const result = await limit(asked).catch(() => null)
-        return !result || result.isAllowed || !result.isExceeded ? 0 : result.ttlInSeconds
+        const counted = await counters.incr(`${name}:${userId}`, window).catch(() => null)
+        return counted && counted.current > max ? Math.ceil(counted.ttl / 1000) : 0
       }
       return [options, budget]
     }
