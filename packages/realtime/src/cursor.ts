@@ -66,17 +66,24 @@ export function positionsOf(base: CursorBase, parsed: ParsedCursor): Map<string,
   return positions
 }
 
+/** A room whose position differs from the base: its `.<room>~` and its `.<room>~<seq>` as the cursor writes it. */
+interface Moved {
+  readonly key: string
+  seq: number
+  text: string
+}
+
 /** A connection's cursor: its base, and the rooms whose position differs from it. */
 export class CursorState {
   #base: CursorBase
   #index = new Map<string, number>()
-  #moved = new Map<string, number>()
-  /** Each moved room's `.<room>~<seq>`, so an encode only joins them behind `1.<base id>`. */
-  #entries = new Map<string, string>()
+  /** In the order the rooms first moved, which is the order they are written in. */
+  #moved = new Map<string, Moved>()
+  /** The room that moved last, looked up without the map while its events come in a row. */
+  #lastRoom: string | null = null
+  #last: Moved | null = null
   #encoded: string | null = null
   #prefix = ''
-  /** Each room's `.<room>~`, kept while the base stands. */
-  #keys = new Map<string, string>()
 
   constructor(base: CursorBase, positions: ReadonlyMap<string, number>) {
     this.#base = base
@@ -85,14 +92,22 @@ export class CursorState {
 
   /** Records that the connection's position in the room is now `seq` (`seq36`: the same in base 36). */
   move(roomId: string, seq: number, seq36 = seq.toString(36)): void {
-    this.#moved.set(roomId, seq)
-    this.#entries.set(roomId, this.#keyOf(roomId) + seq36)
+    let moved = roomId === this.#lastRoom ? this.#last : this.#moved.get(roomId)
+    if (!moved) {
+      const i = this.#index.get(roomId)
+      moved = { key: `.${i === undefined ? `R${hexOf(roomId)}` : i.toString(36)}~`, seq, text: '' }
+      this.#moved.set(roomId, moved)
+    }
+    moved.seq = seq
+    moved.text = moved.key + seq36
+    this.#lastRoom = roomId
+    this.#last = moved
     this.#encoded = null
   }
 
   position(roomId: string): number | undefined {
     const moved = this.#moved.get(roomId)
-    if (moved !== undefined) return moved
+    if (moved !== undefined) return moved.seq
     const i = this.#index.get(roomId)
     return i === undefined ? undefined : this.#base.seqs[i]
   }
@@ -100,7 +115,7 @@ export class CursorState {
   encode(): string {
     if (this.#encoded !== null) return this.#encoded
     let out = this.#prefix
-    for (const entry of this.#entries.values()) out += entry
+    for (const moved of this.#moved.values()) out += moved.text
     this.#encoded = out
     return out
   }
@@ -109,7 +124,7 @@ export class CursorState {
   positions(): Map<string, number> {
     const all = new Map<string, number>()
     this.#base.rooms.forEach((roomId, i) => all.set(roomId, this.#base.seqs[i]!))
-    for (const [roomId, seq] of this.#moved) all.set(roomId, seq)
+    for (const [roomId, moved] of this.#moved) all.set(roomId, moved.seq)
     return all
   }
 
@@ -118,23 +133,13 @@ export class CursorState {
     this.#setBase(base, this.positions())
   }
 
-  #keyOf(roomId: string): string {
-    let key = this.#keys.get(roomId)
-    if (key === undefined) {
-      const i = this.#index.get(roomId)
-      key = `.${i === undefined ? `R${hexOf(roomId)}` : i.toString(36)}~`
-      this.#keys.set(roomId, key)
-    }
-    return key
-  }
-
   #setBase(base: CursorBase, positions: ReadonlyMap<string, number>): void {
     this.#base = base
     this.#prefix = `1.${base.id}`
-    this.#keys = new Map()
     this.#index = new Map(base.rooms.map((roomId, i) => [roomId, i]))
     this.#moved = new Map()
-    this.#entries = new Map()
+    this.#lastRoom = null
+    this.#last = null
     for (const [roomId, seq] of positions) {
       const i = this.#index.get(roomId)
       if (i === undefined || base.seqs[i] !== seq) this.move(roomId, seq)

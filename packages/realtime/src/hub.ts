@@ -174,7 +174,8 @@ export class Hub {
     const replaying = opts.lastEventId !== null && opts.lastEventId !== position
     const stream = new Stream({
       kind: 'room',
-      roomId: opts.roomId,
+      // The broadcaster's copy of the id, shared by the room's streams (the request's own is let go).
+      roomId: broadcaster.roomId,
       userId: opts.userId,
       sessionId: opts.sessionId,
       sink: opts.res,
@@ -348,7 +349,9 @@ export class Hub {
     }
     const position = broadcaster.position
     const lastSeq = afterSeq ?? position
-    const feed = stream.addFeed(roomId, { lastSeq, liveFrom: position, replaying: lastSeq !== position })
+    // The broadcaster's copy of the room's id: every feed of the room, and every cursor base made of them,
+    // shares one string instead of holding its own.
+    const feed = stream.addFeed(broadcaster.roomId, { lastSeq, liveFrom: position, replaying: lastSeq !== position })
     broadcaster.subscribers.add(feed)
     return feed
   }
