@@ -47,3 +47,38 @@ export class PerTurn<T> {
     this.#running.add(done)
   }
 }
+
+/** A question waiting in a batch, with what settles its promise. */
+interface Asked<Q, A> {
+  question: Q
+  resolve(answer: A): void
+  reject(error: unknown): void
+}
+
+/**
+ * Questions asked during one turn, answered by one read for all of them. `answer` reads once for the batch and
+ * returns what answers each question; if it throws, every question of the batch rejects with its error.
+ */
+export class Lookups<Q, A> {
+  readonly #batches: PerTurn<Asked<Q, A>>
+
+  constructor(answer: (questions: Q[]) => Promise<(question: Q) => A>, max = Infinity) {
+    this.#batches = new PerTurn(async (batch) => {
+      try {
+        const answerOf = await answer(batch.map((asked) => asked.question))
+        for (const asked of batch) asked.resolve(answerOf(asked.question))
+      } catch (error) {
+        for (const asked of batch) asked.reject(error)
+      }
+    }, max)
+  }
+
+  ask(question: Q): Promise<A> {
+    return new Promise((resolve, reject) => this.#batches.push({ question, resolve, reject }))
+  }
+
+  /** Answers what is asked so far and takes no more: before the database closes. */
+  close(): Promise<void> {
+    return this.#batches.close()
+  }
+}

@@ -1,7 +1,8 @@
 // PerTurn gathers the items pushed during one turn of the event loop into one batch, splits batches at `max`,
-// and on close() hands over what is pending at once, waits for running batches, and refuses anything new.
+// and on close() hands over what is pending at once, waits for running batches, and refuses anything new. Lookups
+// answers the questions of a turn with one read.
 import t from 'tap'
-import { PerTurn } from '../src/per-turn.ts'
+import { Lookups, PerTurn } from '../src/per-turn.ts'
 
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve))
 
@@ -72,4 +73,27 @@ t.test('push after close throws', async (t) => {
   t.throws(() => batcher.push(1), /closed/)
   await nextTurn()
   t.same(batches, [], 'nothing was run')
+})
+
+t.test('Lookups: the questions of one turn in one read, each answered; a failed read rejects them all', async (t) => {
+  const reads: number[][] = []
+  let broken = false
+  const squares = new Lookups<number, number>(async (questions) => {
+    reads.push(questions)
+    if (broken) throw new Error('read failed')
+    return (n) => n * n
+  })
+  t.same(await Promise.all([squares.ask(2), squares.ask(3), squares.ask(2)]), [4, 9, 4])
+  t.same(reads, [[2, 3, 2]], 'one read for the turn')
+  broken = true
+  const failed = await Promise.allSettled([squares.ask(4), squares.ask(5)])
+  t.same(
+    failed.map((r) => (r.status === 'rejected' ? (r.reason as Error).message : r.value)),
+    ['read failed', 'read failed']
+  )
+  broken = false
+  const pending = squares.ask(6)
+  await squares.close()
+  t.equal(await pending, 36, 'close() answers what was asked before it')
+  await t.rejects(squares.ask(7), /closed/)
 })

@@ -17,7 +17,7 @@ import {
 } from '@chat/realtime'
 import type { RoomEvent, User } from '@chat/contracts'
 import type { Database } from '@chat/db'
-import { PerTurn } from '../per-turn.ts'
+import { Lookups } from '../per-turn.ts'
 import { eventsAfter, eventsAfterMany, headSeqs } from '../repositories/room-log.ts'
 import { saveBase } from '../repositories/stream-bases.ts'
 import type { Revocation, RevokeReason } from './sessions.ts'
@@ -98,25 +98,21 @@ export class Realtime {
  * thousand rooms on a cold node costs one query, not a thousand.
  */
 class HeadReader {
-  readonly #batches: PerTurn<{ roomId: string; resolve: (seq: number) => void; reject: (error: unknown) => void }>
+  readonly #lookups: Lookups<string, number>
 
   constructor(db: Database) {
-    this.#batches = new PerTurn(async (batch) => {
-      try {
-        const heads = await headSeqs(db, [...new Set(batch.map((b) => b.roomId))])
-        for (const { roomId, resolve } of batch) resolve(heads.get(roomId) ?? 0)
-      } catch (error) {
-        for (const { reject } of batch) reject(error)
-      }
+    this.#lookups = new Lookups(async (roomIds) => {
+      const heads = await headSeqs(db, [...new Set(roomIds)])
+      return (roomId) => heads.get(roomId) ?? 0
     }, 1000)
   }
 
   read(roomId: string): Promise<number> {
-    return new Promise((resolve, reject) => this.#batches.push({ roomId, resolve, reject }))
+    return this.#lookups.ask(roomId)
   }
 
   close(): Promise<void> {
-    return this.#batches.close()
+    return this.#lookups.close()
   }
 }
 

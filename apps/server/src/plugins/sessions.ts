@@ -11,7 +11,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import type { Database } from '@chat/db'
 import { InvalidRefreshToken } from '../errors.ts'
-import { PerTurn } from '../per-turn.ts'
+import { Lookups } from '../per-turn.ts'
 import {
   insertSession,
   prepareLiveSessions,
@@ -39,8 +39,6 @@ export interface StartedSession {
 interface LiveCheck {
   userId: string
   sessionId: string
-  settle(live: boolean): void
-  fail(error: unknown): void
 }
 
 /** How long a session found live is taken as live without asking again; under a second, query time included. */
@@ -59,7 +57,7 @@ const sha256 = (token: string) => createHash('sha256').update(token).digest('bas
 export class Sessions extends EventEmitter<{ revoked: [Revocation] }> {
   readonly #db: Database
   readonly #refreshTokenTtl: number
-  readonly #checks: PerTurn<LiveCheck>
+  readonly #checks: Lookups<LiveCheck, boolean>
   /** Sessions found live: session id → its user and until when (performance.now()) that answer stands. */
   readonly #live = new Map<string, { userId: string; until: number }>()
   /** Bumped by every forget, so a query sent before a revocation does not bring the session back. */
@@ -70,16 +68,12 @@ export class Sessions extends EventEmitter<{ revoked: [Revocation] }> {
     this.#db = db
     this.#refreshTokenTtl = refreshTokenTtl
     const liveSessions = prepareLiveSessions(db)
-    this.#checks = new PerTurn(async (batch) => {
+    this.#checks = new Lookups(async (checks) => {
       const asked = { at: performance.now(), generation: this.#generation }
-      try {
-        const rows = await liveSessions.execute({ ids: [...new Set(batch.map((c) => c.sessionId))] })
-        const owners = new Map(rows.map((row) => [row.id, row.userId]))
-        if (asked.generation === this.#generation) this.#remember(owners, asked.at + LIVE_FOR_MS)
-        for (const c of batch) c.settle(owners.get(c.sessionId) === c.userId)
-      } catch (error) {
-        for (const c of batch) c.fail(error)
-      }
+      const rows = await liveSessions.execute({ ids: [...new Set(checks.map((c) => c.sessionId))] })
+      const owners = new Map(rows.map((row) => [row.id, row.userId]))
+      if (asked.generation === this.#generation) this.#remember(owners, asked.at + LIVE_FOR_MS)
+      return (c) => owners.get(c.sessionId) === c.userId
     })
   }
 
@@ -114,7 +108,7 @@ export class Sessions extends EventEmitter<{ revoked: [Revocation] }> {
   isLive(userId: string, sessionId: string): Promise<boolean> {
     const known = this.#live.get(sessionId)
     if (known && known.userId === userId && known.until > performance.now()) return Promise.resolve(true)
-    return new Promise((settle, fail) => this.#checks.push({ userId, sessionId, settle, fail }))
+    return this.#checks.ask({ userId, sessionId })
   }
 
   /** These sessions are asked of the database again at their next check. */

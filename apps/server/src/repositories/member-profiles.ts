@@ -2,7 +2,7 @@
 // second in a busy room. The questions of one event-loop turn go to the database as one prepared statement.
 import type { User } from '@chat/contracts'
 import type { Database } from '@chat/db'
-import { PerTurn } from '../per-turn.ts'
+import { Lookups } from '../per-turn.ts'
 import { prepareMemberProfiles } from './rooms.ts'
 import { toUser } from './users.ts'
 
@@ -15,39 +15,33 @@ export interface MemberProfile {
 interface Question {
   roomId: string
   userId: string
-  resolve(answer: MemberProfile): void
-  reject(error: unknown): void
 }
 
 export class MemberProfiles {
-  readonly #batches: PerTurn<Question>
+  readonly #lookups: Lookups<Question, MemberProfile>
 
   constructor(db: Database) {
     const statement = prepareMemberProfiles(db)
-    this.#batches = new PerTurn(async (batch) => {
-      try {
-        const rows = await statement.execute({
-          rooms: [...new Set(batch.map((q) => q.roomId))],
-          users: [...new Set(batch.map((q) => q.userId))]
-        })
-        const rooms = new Set(rows.map((row) => row.roomId))
-        const members = new Map(rows.flatMap((row) => (row.user ? [[`${row.roomId}/${row.user.id}`, row.user]] : [])))
-        for (const q of batch) {
-          const member = members.get(`${q.roomId}/${q.userId}`)
-          q.resolve({ room: rooms.has(q.roomId), user: member ? toUser(member) : null })
-        }
-      } catch (error) {
-        for (const q of batch) q.reject(error)
+    this.#lookups = new Lookups(async (questions) => {
+      const rows = await statement.execute({
+        rooms: [...new Set(questions.map((q) => q.roomId))],
+        users: [...new Set(questions.map((q) => q.userId))]
+      })
+      const rooms = new Set(rows.map((row) => row.roomId))
+      const members = new Map(rows.flatMap((row) => (row.user ? [[`${row.roomId}/${row.user.id}`, row.user]] : [])))
+      return (q) => {
+        const member = members.get(`${q.roomId}/${q.userId}`)
+        return { room: rooms.has(q.roomId), user: member ? toUser(member) : null }
       }
     }, 500)
   }
 
   get(roomId: string, userId: string): Promise<MemberProfile> {
-    return new Promise((resolve, reject) => this.#batches.push({ roomId, userId, resolve, reject }))
+    return this.#lookups.ask({ roomId, userId })
   }
 
   /** Answers what is asked so far and takes no more: before the database closes. */
   close(): Promise<void> {
-    return this.#batches.close()
+    return this.#lookups.close()
   }
 }
