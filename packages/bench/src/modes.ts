@@ -190,8 +190,8 @@ export const modes: Record<string, () => Promise<ModeResult>> = {
         httpFloor: ratio(httpFloor.requestsPerSecond),
         postOfHttpFloor: round(chat.requestsPerSecond / httpFloor.requestsPerSecond, 2)
       }
-      const phases = { chat, ...(chatMixed ? { chatMixed } : {}) }
-      return { mode: 'post', shape, ...phases, floor: { ...floor }, httpFloor: { ...httpFloor }, writeRatio }
+      const mixed = chatMixed ? { chatMixed } : {}
+      return { mode: 'post', shape, chat, ...mixed, floor: { ...floor }, httpFloor: { ...httpFloor }, writeRatio }
     })
   },
 

@@ -79,9 +79,6 @@ export class CursorState {
   #index = new Map<string, number>()
   /** In the order the rooms first moved, which is the order they are written in. */
   #moved = new Map<string, Moved>()
-  /** The room that moved last, looked up without the map while its events come in a row. */
-  #lastRoom: string | null = null
-  #last: Moved | null = null
   #encoded: string | null = null
   #prefix = ''
 
@@ -92,7 +89,7 @@ export class CursorState {
 
   /** Records that the connection's position in the room is now `seq` (`seq36`: the same in base 36). */
   move(roomId: string, seq: number, seq36 = seq.toString(36)): void {
-    let moved = roomId === this.#lastRoom ? this.#last : this.#moved.get(roomId)
+    let moved = this.#moved.get(roomId)
     if (!moved) {
       const i = this.#index.get(roomId)
       moved = { key: `.${i === undefined ? `R${hexOf(roomId)}` : i.toString(36)}~`, seq, text: '' }
@@ -100,8 +97,6 @@ export class CursorState {
     }
     moved.seq = seq
     moved.text = moved.key + seq36
-    this.#lastRoom = roomId
-    this.#last = moved
     this.#encoded = null
   }
 
@@ -138,8 +133,6 @@ export class CursorState {
     this.#prefix = `1.${base.id}`
     this.#index = new Map(base.rooms.map((roomId, i) => [roomId, i]))
     this.#moved = new Map()
-    this.#lastRoom = null
-    this.#last = null
     for (const [roomId, seq] of positions) {
       const i = this.#index.get(roomId)
       if (i === undefined || base.seqs[i] !== seq) this.move(roomId, seq)
