@@ -108,6 +108,7 @@ type Idle = {
   streams: number
   kibPerStream: number
   kibPerStreamAfterHeartbeat: number
+  kibPerStreamAfterGc: number
   streamsWithHeartbeat: number
 }
 const idles = results
@@ -116,12 +117,14 @@ const idles = results
     const c = r.chat as Idle
     const f = r.floor as Idle | undefined
     const beats = `${c.streamsWithHeartbeat}${f ? ` / ${f.streamsWithHeartbeat}` : ''}`
-    return `| ${r.mode} | ${r.shape} | ${c.kibPerStream} | ${c.kibPerStreamAfterHeartbeat} | ${cell(f?.kibPerStream)} | ${cell(f?.kibPerStreamAfterHeartbeat)} | ${beats} |`
+    const kib = (i: Idle | undefined) =>
+      i ? `${i.kibPerStream} / ${i.kibPerStreamAfterHeartbeat} / ${i.kibPerStreamAfterGc}` : '–'
+    return `| ${r.mode} | ${r.shape} | ${kib(c)} | ${kib(f)} | ${beats} |`
   })
 if (idles.length) {
   process.stdout.write(
-    '\n| mode | shape | KiB per stream | after heartbeat | floor KiB | floor after heartbeat | streams with heartbeat (floor) |\n' +
-      '| --- | --- | --- | --- | --- | --- | --- |\n' +
+    '\n| mode | shape | KiB per stream: open / after heartbeat / after full GC | floor KiB (the same) | streams with heartbeat (floor) |\n' +
+      '| --- | --- | --- | --- | --- |\n' +
       idles.join('\n') +
       '\n'
   )

@@ -1,5 +1,6 @@
 // What the kernel says about a process: CPU time (user + system) and resident memory, read from /proc.
 import { readFileSync } from 'node:fs'
+import { setTimeout as sleep } from 'node:timers/promises'
 
 const TICKS_PER_SECOND = 100 // USER_HZ on Linux
 
@@ -31,4 +32,21 @@ export function cpuBetween(before: ProcessSample, after: ProcessSample) {
   const user = after.user - before.user
   const system = after.system - before.system
   return { user, system, total: user + system }
+}
+
+/**
+ * Every process under test starts with `--expose-gc` and a SIGWINCH handler that runs a full collection
+ * (nodes.ts; SIGWINCH because the server's own shutdown listens to SIGUSR2, and a process without the handler
+ * ignores it): memory can then be read with the garbage of the moment gone, not only while V8 still holds it.
+ */
+export const GC_ON_SIGNAL = [
+  '--expose-gc',
+  '--import',
+  'data:text/javascript,process.on("SIGWINCH",()=>{globalThis.gc();globalThis.gc()})'
+]
+
+/** Asks the process for two full collections, then gives it time to finish and return pages to the kernel. */
+export async function collectGarbage(pid: number): Promise<void> {
+  process.kill(pid, 'SIGWINCH')
+  await sleep(1500)
 }

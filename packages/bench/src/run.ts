@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto'
 import { expect, latencySummary, now, request, round, sleep, until } from './http.ts'
 import { createDatabase, startFloor, startNode, type BenchDatabase, type Node } from './nodes.ts'
-import { cpuBetween, sample } from './proc.ts'
+import { collectGarbage, cpuBetween, sample } from './proc.ts'
 import { openStreams, roomStream, type StreamTarget } from './subscribers.ts'
 
 export const size = (name: string, fallback: number) => Number(process.env[name] ?? fallback)
@@ -313,6 +313,7 @@ export async function fanout(target: Target, opts: FanoutOptions): Promise<Fanou
  * (and, for user streams, `ready`), and again once the first heartbeat has reached every stream.
  */
 export async function idleMemory(pid: number, targets: StreamTarget[]) {
+  await collectGarbage(pid)
   const before = sample(pid)
   const readying = targets.filter((t) => t.sendsReady).length
   const streams = await openStreams(targets, readying ? { parseAll: true } : { sampleEvery: Infinity })
@@ -324,6 +325,8 @@ export async function idleMemory(pid: number, targets: StreamTarget[]) {
   while (streams.pings.some((p) => p === 0) && now() < deadline) await sleep(250)
   const withHeartbeat = streams.pings.filter((p) => p > 0).length
   const settled = sample(pid)
+  await collectGarbage(pid)
+  const collected = sample(pid)
   streams.close()
   const perStream = (rss: number) => round((rss - before.rss) / 1024 / targets.length, 2)
   return {
@@ -334,6 +337,8 @@ export async function idleMemory(pid: number, targets: StreamTarget[]) {
     kibPerStream: perStream(open.rss),
     // after the first heartbeat has gone to every stream (and the garbage of opening them has had time to go)
     kibPerStreamAfterHeartbeat: perStream(settled.rss),
+    // then after full collections, before and after alike: what the streams themselves keep
+    kibPerStreamAfterGc: perStream(collected.rss),
     streamsWithHeartbeat: withHeartbeat
   }
 }

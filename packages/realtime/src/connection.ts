@@ -36,8 +36,6 @@ export abstract class Connection {
   readonly userId: string
   readonly sessionId: string
   protected readonly codec: Codec
-  /** Settles with the reason once the connection has ended, whoever ended it. */
-  readonly ended: Promise<StreamEndReason>
 
   readonly #init: ConnectionInit
   readonly #sink: StreamSink
@@ -51,7 +49,9 @@ export abstract class Connection {
   #drainWaiter: (() => void) | null = null
   #expiry: Deadline<Connection> | null = null
   #endReason: StreamEndReason | null = null
-  #resolveEnded!: (reason: StreamEndReason) => void
+  /** Told the reason once the connection ends: plain callbacks, so no promise machinery waits per connection. */
+  #endListeners: Array<(reason: StreamEndReason) => void> | null = null
+  #ended: Promise<StreamEndReason> | null = null
 
   constructor(init: ConnectionInit) {
     this.kind = init.kind
@@ -60,9 +60,6 @@ export abstract class Connection {
     this.sessionId = init.sessionId
     this.#init = init
     this.#sink = init.sink
-    this.ended = new Promise((resolve) => {
-      this.#resolveEnded = resolve
-    })
     this.#sink.on('close', () => this.#finish('client_closed'))
     this.#sink.on('drain', () => {
       this.#needDrain = false
@@ -73,6 +70,17 @@ export abstract class Connection {
 
   get closed(): boolean {
     return this.#endReason !== null
+  }
+
+  /** Settles with the reason once the connection has ended, whoever ended it (made when first asked for). */
+  get ended(): Promise<StreamEndReason> {
+    return (this.#ended ??= new Promise((resolve) => this.whenEnded(resolve)))
+  }
+
+  /** Calls `listener` with the reason when the connection ends (at once if it has). */
+  whenEnded(listener: (reason: StreamEndReason) => void): void {
+    if (this.#endReason !== null) listener(this.#endReason)
+    else (this.#endListeners ??= []).push(listener)
   }
 
   /** Bytes this connection holds in memory, not counting what the socket itself buffers. */
@@ -220,6 +228,8 @@ export abstract class Connection {
     this.#wakeDrainWaiter()
     this.#init.onEnd(this)
     this.#init.metrics?.streamClosed(reason, this.kind)
-    this.#resolveEnded(reason)
+    const listeners = this.#endListeners
+    this.#endListeners = null
+    if (listeners) for (const listener of listeners) listener(reason)
   }
 }

@@ -73,12 +73,15 @@ interface Moved {
   text: string
 }
 
-/** A connection's cursor: its base, and the rooms whose position differs from it. */
+/**
+ * A connection's cursor: its base, and the rooms whose position differs from it. Ten thousand connections each
+ * hold one, so it keeps no index of its own: a room's place in the base is looked up once, when the room first
+ * moves after the base was taken, and the Map of moved rooms exists only once one has moved.
+ */
 export class CursorState {
   #base: CursorBase
-  #index = new Map<string, number>()
-  /** In the order the rooms first moved, which is the order they are written in. */
-  #moved = new Map<string, Moved>()
+  /** In the order the rooms first moved, which is the order they are written in; null while none has. */
+  #moved: Map<string, Moved> | null = null
   #encoded: string | null = null
   #prefix = ''
 
@@ -89,28 +92,22 @@ export class CursorState {
 
   /** Records that the connection's position in the room is now `seq` (`seq36`: the same in base 36). */
   move(roomId: string, seq: number, seq36 = seq.toString(36)): void {
-    let moved = this.#moved.get(roomId)
+    const movedRooms = (this.#moved ??= new Map())
+    let moved = movedRooms.get(roomId)
     if (!moved) {
-      const i = this.#index.get(roomId)
-      moved = { key: `.${i === undefined ? `R${hexOf(roomId)}` : i.toString(36)}~`, seq, text: '' }
-      this.#moved.set(roomId, moved)
+      const i = this.#base.rooms.indexOf(roomId)
+      moved = { key: `.${i < 0 ? `R${hexOf(roomId)}` : i.toString(36)}~`, seq, text: '' }
+      movedRooms.set(roomId, moved)
     }
     moved.seq = seq
     moved.text = moved.key + seq36
     this.#encoded = null
   }
 
-  position(roomId: string): number | undefined {
-    const moved = this.#moved.get(roomId)
-    if (moved !== undefined) return moved.seq
-    const i = this.#index.get(roomId)
-    return i === undefined ? undefined : this.#base.seqs[i]
-  }
-
   encode(): string {
     if (this.#encoded !== null) return this.#encoded
     let out = this.#prefix
-    for (const moved of this.#moved.values()) out += moved.text
+    if (this.#moved) for (const moved of this.#moved.values()) out += moved.text
     this.#encoded = out
     return out
   }
@@ -119,7 +116,7 @@ export class CursorState {
   positions(): Map<string, number> {
     const all = new Map<string, number>()
     this.#base.rooms.forEach((roomId, i) => all.set(roomId, this.#base.seqs[i]!))
-    for (const [roomId, moved] of this.#moved) all.set(roomId, moved.seq)
+    if (this.#moved) for (const [roomId, moved] of this.#moved) all.set(roomId, moved.seq)
     return all
   }
 
@@ -131,12 +128,10 @@ export class CursorState {
   #setBase(base: CursorBase, positions: ReadonlyMap<string, number>): void {
     this.#base = base
     this.#prefix = `1.${base.id}`
-    this.#index = new Map(base.rooms.map((roomId, i) => [roomId, i]))
-    this.#moved = new Map()
-    for (const [roomId, seq] of positions) {
-      const i = this.#index.get(roomId)
-      if (i === undefined || base.seqs[i] !== seq) this.move(roomId, seq)
-    }
+    this.#moved = null
+    // The base's positions, by room, for this comparison only.
+    const inBase = new Map(base.rooms.map((roomId, i) => [roomId, base.seqs[i]!]))
+    for (const [roomId, seq] of positions) if (inBase.get(roomId) !== seq) this.move(roomId, seq)
     this.#encoded = null
   }
 }

@@ -42,23 +42,28 @@ export interface FeedStart {
   readonly replaying: boolean
 }
 
+/** A feed's state while it replays from the database; dropped once the feed is live. */
+interface Replay {
+  /** The broadcaster's position when the feed joined: later events reached it live. */
+  readonly liveFrom: number
+  /** The live frames held back meanwhile. */
+  readonly held: Frame[]
+  heldBytes: number
+}
+
+// A user in many rooms holds one feed per room, ten thousand connections a node: a live feed is its room, its
+// owner and one seq; what a replay needs lives only while the feed replays.
 export class RoomFeed implements Subscriber {
   readonly roomId: string
   readonly #owner: FeedOwner
-  readonly #liveFrom: number
-  readonly #start: number
   #lastSeq: number
-  /** Live frames held back while replaying from the database; null once live. */
-  #held: Frame[] | null
-  #heldBytes = 0
+  #replay: Replay | null
 
   constructor(owner: FeedOwner, roomId: string, start: FeedStart) {
     this.roomId = roomId
     this.#owner = owner
-    this.#liveFrom = start.liveFrom
     this.#lastSeq = start.lastSeq
-    this.#start = start.lastSeq
-    this.#held = start.replaying ? [] : null
+    this.#replay = start.replaying ? { liveFrom: start.liveFrom, held: [], heldBytes: 0 } : null
   }
 
   /** The last stored seq written (or being written) to the client. */
@@ -66,25 +71,21 @@ export class RoomFeed implements Subscriber {
     return this.#lastSeq
   }
 
-  /** Where the feed started: the seq the client had. */
-  get start(): number {
-    return this.#start
-  }
-
-  /** The broadcaster's position when the feed joined. */
+  /** While replaying: the broadcaster's position when the feed joined (live: the feed's own position). */
   get liveFrom(): number {
-    return this.#liveFrom
+    return this.#replay?.liveFrom ?? this.#lastSeq
   }
 
   get heldBytes(): number {
-    return this.#heldBytes
+    return this.#replay?.heldBytes ?? 0
   }
 
   send(frame: Frame): boolean {
     if (this.#owner.closed) return false
-    if (this.#held) {
-      this.#held.push(frame)
-      this.#heldBytes += frame.bytes.length
+    const replay = this.#replay
+    if (replay) {
+      replay.held.push(frame)
+      replay.heldBytes += frame.bytes.length
       this.#owner.holding()
       return false
     }
@@ -122,9 +123,8 @@ export class RoomFeed implements Subscriber {
 
   /** Releases the live frames held during the replay, skipping those it sent; returns how many went out. */
   goLive(): number {
-    const held = this.#held ?? []
-    this.#held = null
-    this.#heldBytes = 0
+    const held = this.#replay?.held ?? []
+    this.#replay = null
     let sent = 0
     for (const frame of held) if (this.#deliver(frame)) sent++
     this.#owner.holding()
@@ -133,16 +133,18 @@ export class RoomFeed implements Subscriber {
 
   /** Drops what it holds (the connection ended). */
   release(): void {
-    this.#held = null
-    this.#heldBytes = 0
+    this.#replay = null
   }
 
   #deliver(frame: Frame): boolean {
     if (this.#owner.closed || frame.seq <= this.#lastSeq) return false
     this.#lastSeq = frame.seq
     this.#owner.output(this, frame)
-    // A member.left already in the log when the feed joined is history, not this feed's end.
-    if (frame.leaverId === this.#owner.userId && frame.seq > this.#liveFrom) this.#owner.left(this)
+    // A member.left already in the log when the feed joined is history, not this feed's end (a live feed gets
+    // only frames past where the broadcaster stood when it joined).
+    if (frame.leaverId === this.#owner.userId && (!this.#replay || frame.seq > this.#replay.liveFrom)) {
+      this.#owner.left(this)
+    }
     return true
   }
 }

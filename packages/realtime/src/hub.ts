@@ -221,9 +221,9 @@ export class Hub {
       metrics: this.#opts.metrics,
       scheduleFlush: this.#scheduleFlush,
       expiries: this.#expiries,
-      onEnd: () => this.#detachUser(stream),
+      onEnd: this.#userEnded,
       saveBase,
-      unfollow: (_stream, feed) => this.#unfollow(feed),
+      unfollow: this.#unfollowFeed,
       onError: this.#opts.onError
     })
     this.#streams.add(stream)
@@ -318,9 +318,7 @@ export class Hub {
     for (const roomId of plan.left) stream.roomGone(roomId, 'left')
     const feeds = await Promise.all(plan.rooms.map(({ roomId, afterSeq }) => this.#follow(stream, roomId, afterSeq)))
     const followed = feeds.filter((feed) => feed !== null)
-    // The positions written so far: each feed's start, before it delivered anything.
-    const positions = new Map(followed.map((feed) => [feed.roomId, feed.start]))
-    await stream.begin(plan.base, positions)
+    await stream.begin(plan.base)
     void this.#replayUser(stream, followed, load)
   }
 
@@ -343,7 +341,7 @@ export class Hub {
     } finally {
       broadcaster.attaching--
     }
-    if (this.#closing || broadcaster.disposed || stream.closed || stream.feeds.has(roomId)) {
+    if (this.#closing || broadcaster.disposed || stream.closed || stream.follows(roomId)) {
       if (broadcaster.subscribers.size === 0 && broadcaster.attaching === 0) this.#dropBroadcaster(broadcaster)
       return null
     }
@@ -356,6 +354,10 @@ export class Hub {
     return feed
   }
 
+  // One function per hub, not a closure per connection.
+  #userEnded = (stream: Connection): void => this.#detachUser(stream as UserStream)
+  #unfollowFeed = (_stream: UserStream, feed: RoomFeed): void => this.#unfollow(feed)
+
   #unfollow(feed: RoomFeed): void {
     const broadcaster = this.#broadcasters.get(feed.roomId)
     if (broadcaster) this.#leave(broadcaster, feed)
@@ -364,7 +366,7 @@ export class Hub {
   #detachUser(stream: UserStream): void {
     this.#streams.delete(stream)
     this.#dirty.delete(stream)
-    for (const feed of stream.feeds.values()) this.#unfollow(feed)
+    for (const feed of stream.feeds) this.#unfollow(feed)
     const channel = this.#users.get(stream.userId)
     if (!channel) return
     channel.streams.delete(stream)
@@ -413,7 +415,7 @@ export class Hub {
     }
     const load = this.#opts.loadEventsMany
     for (const stream of channel?.streams ?? []) {
-      if (stream.closed || stream.feeds.has(msg.roomId) || !load) continue
+      if (stream.closed || stream.follows(msg.roomId) || !load) continue
       void this.#follow(stream, msg.roomId, Math.max(0, msg.seq - 1)).then(
         (feed) => (feed ? stream.replay([feed], load, this.#opts.pageSize) : undefined),
         (error: unknown) => {

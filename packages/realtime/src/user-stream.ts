@@ -21,14 +21,21 @@ export interface UserStreamInit extends ConnectionInit {
 }
 
 export class UserStream extends Connection implements FeedOwner {
-  readonly feeds = new Map<string, RoomFeed>()
+  /**
+   * An array, not a Map: every connection holds one, and it is searched only when the user joins or leaves a
+   * room, never per event (an event reaches its feed through the room's broadcaster).
+   */
+  readonly #feeds: RoomFeed[] = []
   readonly #init: UserStreamInit
   #cursor: CursorState | null = null
   /** Frames waiting for a cursor (before the first base, or while a new one is stored); null when none wait. */
   #waiting: Frame[] | null = []
   #waitingBytes = 0
   #saving = false
-  readonly #replaying = new Set<RoomFeed>()
+  /** Until the first base: the seq each feed started from (what the client had), the cursor's first positions. */
+  #starts: Map<string, number> | null = new Map()
+  /** The feeds still replaying from the database; null once none is. */
+  #replaying: Set<RoomFeed> | null = null
 
   constructor(init: UserStreamInit) {
     super(init)
@@ -38,14 +45,29 @@ export class UserStream extends Connection implements FeedOwner {
   /** A feed for the room, not yet on its broadcaster. */
   addFeed(roomId: string, start: FeedStart): RoomFeed {
     const feed = new RoomFeed(this, roomId, start)
-    this.feeds.set(roomId, feed)
-    if (start.replaying) this.#replaying.add(feed)
+    this.#feeds.push(feed)
+    this.#starts?.set(roomId, start.lastSeq)
+    if (start.replaying) (this.#replaying ??= new Set()).add(feed)
     return feed
   }
 
-  /** Starts writing stored events, on `base` (the client's) or on a new base of the feeds' positions. */
-  async begin(base: CursorBase | null, positions: ReadonlyMap<string, number>): Promise<void> {
+  follows(roomId: string): boolean {
+    return this.#feeds.some((feed) => feed.roomId === roomId)
+  }
+
+  /** The rooms' feeds, in the order the stream started following them. */
+  get feeds(): readonly RoomFeed[] {
+    return this.#feeds
+  }
+
+  /**
+   * Starts writing stored events, on `base` (the client's) or on a new base of where the feeds started: the
+   * positions written so far, before any feed delivered anything.
+   */
+  async begin(base: CursorBase | null): Promise<void> {
+    const positions = this.#starts ?? new Map<string, number>()
     const onto = base ?? (await this.#init.saveBase(this.userId, positions))
+    this.#starts = null
     if (this.closed) return
     this.#cursor = new CursorState(onto, positions)
     this.#release()
@@ -56,7 +78,7 @@ export class UserStream extends Connection implements FeedOwner {
    * each go live as its replay ends.
    */
   async replay(feeds: readonly RoomFeed[], load: LoadEventsMany, pageSize: number): Promise<void> {
-    let pending = feeds.filter((feed) => this.#replaying.has(feed))
+    let pending = feeds.filter((feed) => this.#replaying?.has(feed))
     while (pending.length > 0 && !this.closed) {
       const pages = await load(
         pending.map((feed) => ({ roomId: feed.roomId, afterSeq: feed.lastSeq })),
@@ -77,7 +99,7 @@ export class UserStream extends Connection implements FeedOwner {
   /** `ready`: the rooms the stream covers, where each stands, and the cursor of that moment. */
   ready(): void {
     if (this.closed || !this.#cursor) return
-    const rooms = [...this.feeds.values()].map((feed) => ({ roomId: feed.roomId, lastSeq: feed.lastSeq }))
+    const rooms = this.#feeds.map((feed) => ({ roomId: feed.roomId, lastSeq: feed.lastSeq }))
     this.enqueue(this.codec.ready(this.#cursor.encode(), rooms))
   }
 
@@ -127,26 +149,33 @@ export class UserStream extends Connection implements FeedOwner {
 
   protected override heldBack(): number {
     let held = this.#waitingBytes
-    if (this.#replaying.size === 0) return held
+    if (!this.#replaying) return held
     for (const feed of this.#replaying) held += feed.heldBytes
     return held
   }
 
   protected released(): void {
-    for (const feed of this.feeds.values()) feed.release()
-    this.#replaying.clear()
+    for (const feed of this.#feeds) feed.release()
+    this.#replaying = null
     this.#waiting = null
     this.#waitingBytes = 0
   }
 
   #goLive(feed: RoomFeed): void {
-    this.#replaying.delete(feed)
+    this.#doneReplaying(feed)
     this.delivered(feed.goLive())
   }
 
+  #doneReplaying(feed: RoomFeed): void {
+    this.#replaying?.delete(feed)
+    if (this.#replaying?.size === 0) this.#replaying = null
+  }
+
   #drop(feed: RoomFeed): void {
-    this.feeds.delete(feed.roomId)
-    this.#replaying.delete(feed)
+    const i = this.#feeds.indexOf(feed)
+    if (i >= 0) this.#feeds.splice(i, 1)
+    this.#starts?.delete(feed.roomId)
+    this.#doneReplaying(feed)
     this.#init.unfollow(this, feed)
   }
 

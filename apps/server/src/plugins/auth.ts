@@ -55,8 +55,44 @@ function bearer(request: FastifyRequest): string | undefined {
   return undefined
 }
 
+/**
+ * Tokens this node already verified, by their exact text, with their claims. A token's signature and claims never
+ * change, so a repeated token skips the HMAC and the claim checks (about 6 µs of a post's ~100 µs of CPU) and
+ * only its expiry is looked at again; any other text, a tampered one included, is verified in full. Only tokens
+ * that passed are kept, and the session check still runs on every request, so a logout or a revoked session
+ * is refused as before. Bounded: past `max` tokens the oldest goes.
+ */
+export class VerifiedTokens {
+  readonly #claims = new Map<string, Readonly<AuthContext>>()
+  readonly #max: number
+
+  constructor(max: number) {
+    this.#max = max
+  }
+
+  get size(): number {
+    return this.#claims.size
+  }
+
+  /** The token's claims if it was verified here and has not expired. */
+  get(token: string, now = Date.now()): Readonly<AuthContext> | undefined {
+    const auth = this.#claims.get(token)
+    if (auth === undefined || auth.expiresAt > now) return auth
+    this.#claims.delete(token)
+    return undefined
+  }
+
+  set(token: string, auth: Readonly<AuthContext>): void {
+    if (this.#claims.size >= this.#max) this.#claims.delete(this.#claims.keys().next().value!)
+    this.#claims.set(token, auth)
+  }
+}
+
+/** How many verified tokens a node remembers: a few MiB at most. */
+const VERIFIED_TOKENS = 10_000
+
 /** The claims of a token this node signed and has not expired, or null. */
-function claimsOf(verify: (token: string) => unknown, token: string): AuthContext | null {
+function claimsOf(verify: (token: string) => unknown, token: string): Readonly<AuthContext> | null {
   let claims: { sub?: unknown; sid?: unknown; exp?: unknown }
   try {
     claims = verify(token) as typeof claims
@@ -66,7 +102,7 @@ function claimsOf(verify: (token: string) => unknown, token: string): AuthContex
   const { sub, sid, exp } = claims
   if (typeof sub !== 'string' || typeof sid !== 'string' || typeof exp !== 'number') return null
   if (!UUID.test(sub) || !UUID.test(sid)) return null
-  return { userId: sub, sessionId: sid, expiresAt: exp * 1000 }
+  return Object.freeze({ userId: sub, sessionId: sid, expiresAt: exp * 1000 })
 }
 
 export default fp<AuthOptions>(
@@ -88,10 +124,16 @@ export default fp<AuthOptions>(
     } satisfies AccessTokens)
 
     const verify = (token: string) => app.jwt.verify(token)
+    const verified = new VerifiedTokens(VERIFIED_TOKENS)
+    const authOf = (token: string) => {
+      let auth = verified.get(token) ?? null
+      if (!auth && (auth = claimsOf(verify, token))) verified.set(token, auth)
+      return auth
+    }
     app.decorateRequest('auth', null as unknown as AuthContext)
     app.decorate('authenticate', async function authenticate(request: FastifyRequest) {
       const token = bearer(request)
-      const auth = token === undefined ? null : claimsOf(verify, token)
+      const auth = token === undefined ? null : authOf(token)
       if (!auth || !(await app.sessions.isLive(auth.userId, auth.sessionId))) throw new Unauthorized()
       request.auth = auth
     })

@@ -30,6 +30,12 @@ export interface PresenceOptions {
   maxMembers?: number
 }
 
+/** What presence needs of a connection (a realtime Connection). */
+export interface HeldConnection {
+  readonly userId: string
+  whenEnded(listener: () => void): void
+}
+
 export const PRESENCE_DEFAULTS = { graceMs: 5_000, sweepMs: 2_000, batch: 100, paceMs: 20, maxMembers: 500 } as const
 const SWEEP_LIMIT = 1_000
 
@@ -98,10 +104,17 @@ export class Presence {
     this.#grace.set(userId, timer)
   }
 
-  /** A connection of the user opened on this node and lasts until `ended` settles. */
-  holdWhile(userId: string, ended: Promise<unknown>): void {
+  /**
+   * A connection of the user opened on this node: the user is online here until it ends, and then `after` runs
+   * (the connection's stream slot is let go). One callback per connection, held by the connection itself.
+   */
+  holdWhile(connection: HeldConnection, after: () => void): void {
+    const { userId } = connection
     this.connected(userId)
-    void ended.finally(() => this.disconnected(userId))
+    connection.whenEnded(() => {
+      this.disconnected(userId)
+      after()
+    })
   }
 
   /** Which of the users are online (as last announced). */

@@ -21,6 +21,7 @@ declare module 'fastify' {
 }
 
 const LEASE_MS = 45_000
+const nothing = () => {}
 const RENEW_MS = 15_000
 
 // KEYS[1] the user's set; ARGV: now, lease expiry, member, max. Drops expired leases, then adds one if there is
@@ -38,7 +39,7 @@ export default fp<{ maxStreamsPerUser: number }>(
     // This node's slots, counted from the grant (not from the attach, which comes later), so that concurrent
     // opens cannot all pass the check; every grant, Redis or not, is counted until it is released.
     const slots = new Map<string, number>()
-    const track = (userId: string, onRelease: () => void = () => {}) => {
+    const track = (userId: string, onRelease: () => void = nothing) => {
       slots.set(userId, (slots.get(userId) ?? 0) + 1)
       let released = false
       return () => {

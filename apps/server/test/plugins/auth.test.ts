@@ -5,6 +5,7 @@ import t, { type Test } from 'tap'
 import { createHmac } from 'node:crypto'
 import { as, assertError, build, login, signUp, TEST_SECRET, type TestUser } from '../helper.ts'
 import { tables } from '@chat/db'
+import { VerifiedTokens } from '../../src/plugins/auth.ts'
 
 type Claims = Record<string, unknown>
 
@@ -66,6 +67,18 @@ t.test('forged and broken access tokens are 401 CHAT_UNAUTHORIZED', async (t) =>
   t.test('expired', async (t) => {
     await refused(t, forge({ ...claims, iat: now - 3600, exp: now - 60 }))
   })
+
+  t.test(
+    'a token accepted before is refused once it expires (verified tokens are remembered only until then)',
+    async (t) => {
+      const exp = Math.floor(Date.now() / 1000) + 1
+      const token = forge({ ...claims, iat: exp - 1, exp })
+      t.equal((await me(`Bearer ${token}`)).statusCode, 200)
+      t.equal((await me(`Bearer ${token}`)).statusCode, 200, 'again, from what this node remembers')
+      await new Promise((resolve) => setTimeout(resolve, exp * 1000 - Date.now() + 20))
+      await refused(t, token)
+    }
+  )
 
   t.test('wrong iss, wrong aud', async (t) => {
     await refused(t, forge({ ...claims, iss: 'someone-else' }))
@@ -135,6 +148,22 @@ t.test('genuine tokens of sessions that have ended are 401 CHAT_UNAUTHORIZED', a
     const claims = claimsOf(other.accessToken)
     await refused(t, { auth: { authorization: `Bearer ${forge({ ...claims, exp: Number(claims.exp) + 60 })}` } })
   })
+})
+
+t.test('VerifiedTokens: a token is remembered until its expiry, and the oldest goes past the bound', async (t) => {
+  const tokens = new VerifiedTokens(2)
+  const auth = (expiresAt: number) => ({ userId: 'u', sessionId: 's', expiresAt })
+  tokens.set('a', auth(1000))
+  tokens.set('b', auth(5000))
+  t.same(tokens.get('a', 999), auth(1000))
+  t.equal(tokens.get('a', 1000), undefined, 'expired: forgotten')
+  t.equal(tokens.size, 1)
+  tokens.set('c', auth(5000))
+  tokens.set('d', auth(5000))
+  t.equal(tokens.size, 2)
+  t.equal(tokens.get('b', 0), undefined, 'the oldest went')
+  t.ok(tokens.get('c', 0) && tokens.get('d', 0))
+  t.equal(tokens.get('c.', 0), undefined, 'only the exact text')
 })
 
 t.test('ACCESS_TOKEN_TTL sets expiresIn and exp - iat', async (t) => {
