@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto'
 import { createServer, type AddressInfo } from 'node:net'
 import postgres from 'postgres'
 import { request, sleep } from './http.ts'
-import { GC_ON_SIGNAL } from './proc.ts'
+import { GC_ON_SIGNAL, MALLOC_TUNABLES } from './proc.ts'
 
 const ADMIN_URL = process.env.BENCH_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
 export const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379'
@@ -82,7 +82,7 @@ function launch(args: string[], env: Record<string, string>, cwd: string, source
   const argv = [process.execPath, ...profile, ...GC_ON_SIGNAL, ...loader, ...args]
   return spawn(pinned ? 'taskset' : argv[0]!, pinned ? ['-c', SERVER_CORE, ...argv] : argv.slice(1), {
     cwd,
-    env: { ...process.env, ...env },
+    env: { ...process.env, GLIBC_TUNABLES: MALLOC_TUNABLES, ...env },
     stdio: ['ignore', 'inherit', 'inherit']
   })
 }
