@@ -56,12 +56,12 @@ const rows = results
   .map((r) => {
     const c = r.chat as Record<string, never> & { latencyMs: Record<string, number> }
     const f = r.floor as (Record<string, never> & { latencyMs: Record<string, number> }) | undefined
-    return `| ${r.mode} | ${r.shape} | ${c.delivered}/${c.expected} | ${c.deliveriesPerSecond} | ${cell(f?.deliveriesPerSecond)} | ${cell(r.ratio?.deliveriesPerSecond)} | ${c.latencyMs.p50} / ${c.latencyMs.p99} | ${f ? `${f.latencyMs.p50} / ${f.latencyMs.p99}` : ''} | ${c.serverCpuMicrosPerDelivery} | ${cell(f?.serverCpuMicrosPerDelivery)} | ${c.serverPeakRssMiB} |`
+    return `| ${r.mode} | ${r.shape} | ${c.delivered}/${c.expected} | ${c.deliveriesPerSecond} | ${cell(f?.deliveriesPerSecond)} | ${cell(r.ratio?.deliveriesPerSecond)} | ${c.latencyMs.p50} / ${c.latencyMs.p99} | ${f ? `${f.latencyMs.p50} / ${f.latencyMs.p99}` : ''} | ${c.serverCpuMicrosPerDelivery} | ${cell(f?.serverCpuMicrosPerDelivery)} | ${c.serverWritesPerDelivery} / ${cell(f?.serverWritesPerDelivery)} | ${c.serverPeakRssMiB} |`
   })
 if (rows.length) {
   process.stdout.write(
-    '\n| mode | shape | delivered | deliveries/s | floor /s | ratio | p50 / p99 ms | floor p50 / p99 | CPU µs/delivery | floor CPU µs | peak RSS MiB |\n' +
-      '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n' +
+    '\n| mode | shape | delivered | deliveries/s | floor /s | ratio | p50 / p99 ms | floor p50 / p99 | CPU µs/delivery | floor CPU µs | writes per delivery (floor) | peak RSS MiB |\n' +
+      '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n' +
       rows.join('\n') +
       '\n'
   )

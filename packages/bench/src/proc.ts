@@ -1,4 +1,4 @@
-// What the kernel says about a process: CPU time (user + system) and resident memory, read from /proc.
+// What the kernel says about a process: CPU time (user + system), resident memory and write calls, read from /proc.
 import { readFileSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
 
@@ -11,6 +11,8 @@ export interface ProcessSample {
   /** resident set size now and at its peak, bytes */
   rss: number
   peakRss: number
+  /** write-type system calls since the process started (`write`, `writev`: sockets and files alike) */
+  writes: number
 }
 
 export function sample(pid: number): ProcessSample {
@@ -23,7 +25,8 @@ export function sample(pid: number): ProcessSample {
     user: Number(fields[11]) / TICKS_PER_SECOND,
     system: Number(fields[12]) / TICKS_PER_SECOND,
     rss: kib('VmRSS'),
-    peakRss: kib('VmHWM')
+    peakRss: kib('VmHWM'),
+    writes: Number(/^syscw: (\d+)/m.exec(readFileSync(`/proc/${pid}/io`, 'utf8'))?.[1] ?? NaN)
   }
 }
 

@@ -194,6 +194,7 @@ export interface FanoutResult {
   serverCpuSeconds: number
   serverCpuSystemShare: number
   serverCpuMicrosPerDelivery: number
+  serverWritesPerDelivery: number
   serverPeakRssMiB: number
   /** the share of one core this harness used meanwhile: near 1, the streams' reading limited the figures */
   harnessCpuShare: number
@@ -303,6 +304,11 @@ export async function fanout(target: Target, opts: FanoutOptions): Promise<Fanou
     serverCpuSeconds: round(cpuTotal, 2),
     serverCpuSystemShare: round(cpuTotal ? cpuSystem / cpuTotal : 0, 2),
     serverCpuMicrosPerDelivery: round((cpuTotal * 1e6) / Math.max(1, delivered), 2),
+    // socket writes (and the few to PostgreSQL, Redis and the log) per delivery: how well frames coalesce
+    serverWritesPerDelivery: round(
+      before.reduce((s, b, i) => s + after[i]!.writes - b.writes, 0) / Math.max(1, delivered),
+      3
+    ),
     serverPeakRssMiB: round(Math.max(...after.map((a) => a.peakRss)) / 2 ** 20, 1),
     harnessCpuShare
   }
