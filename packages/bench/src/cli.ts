@@ -56,7 +56,7 @@ const rows = results
   .map((r) => {
     const c = r.chat as Record<string, never> & { latencyMs: Record<string, number> }
     const f = r.floor as (Record<string, never> & { latencyMs: Record<string, number> }) | undefined
-    return `| ${r.mode} | ${r.shape} | ${c.delivered}/${c.expected} | ${c.deliveriesPerSecond} | ${cell(f?.deliveriesPerSecond)} | ${cell(r.ratio?.deliveriesPerSecond)} | ${c.latencyMs.p50} / ${c.latencyMs.p99} | ${f ? `${f.latencyMs.p50} / ${f.latencyMs.p99}` : ''} | ${c.serverCpuMicrosPerDelivery} | ${cell(f?.serverCpuMicrosPerDelivery)} | ${c.serverWritesPerDelivery} / ${cell(f?.serverWritesPerDelivery)} | ${c.serverPeakRssMiB} |`
+    return `| ${r.mode} | ${r.shape} | ${c.delivered}/${c.expected} | ${c.deliveriesPerSecond} | ${cell(f?.deliveriesPerSecond)} | ${cell(r.ratio?.deliveriesPerSecond)} | ${c.latencyMs.p50} / ${c.latencyMs.p99} | ${f ? `${f.latencyMs.p50} / ${f.latencyMs.p99}` : ''} | ${c.serverCpuMicrosPerDelivery} | ${cell(f?.serverCpuMicrosPerDelivery)} | ${c.serverWritesPerDelivery}${f ? ` / ${f.serverWritesPerDelivery}` : ''} | ${c.serverPeakRssMiB} |`
   })
 if (rows.length) {
   process.stdout.write(

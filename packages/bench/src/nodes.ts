@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto'
 import { createServer, type AddressInfo } from 'node:net'
 import postgres from 'postgres'
 import { request, sleep } from './http.ts'
-import { GC_ON_SIGNAL, MALLOC_TUNABLES } from './proc.ts'
+import { GC_ON_SIGNAL } from './proc.ts'
 
 const ADMIN_URL = process.env.BENCH_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
 export const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379'
@@ -76,6 +76,13 @@ const profile = process.env.BENCH_PROFILE
       ...(process.env.BENCH_PROFILE_INTERVAL ? [`--cpu-prof-interval=${process.env.BENCH_PROFILE_INTERVAL}`] : [])
     ]
   : []
+
+/**
+ * The allocator setting the node runs with (`pnpm start`, the image; README, Operations, "Memory"): glibc serves
+ * the 64 KiB buffer of every socket read from mmap instead of its heap, so the reads of many connections opening
+ * at once do not leave that heap fragmented for good. The floor gets it as well.
+ */
+const MALLOC_TUNABLES = process.env.GLIBC_TUNABLES ?? 'glibc.malloc.mmap_threshold=65536'
 
 function launch(args: string[], env: Record<string, string>, cwd: string, source = true): ChildProcess {
   const loader = source ? ['--conditions=@chat/source', '--import', 'tsx'] : []

@@ -51,14 +51,7 @@ export const GC_ON_SIGNAL = [
   'data:text/javascript,process.on("SIGWINCH",()=>{globalThis.gc({type:"major",execution:"sync",flavor:"last-resort"});globalThis.gc()})'
 ]
 
-/**
- * The allocator setting the node runs with (`pnpm start`, the image; README, "Memory"): glibc serves the 64 KiB
- * buffer of every socket read from mmap instead of its heap, so the reads of many connections opening at once
- * do not leave that heap fragmented for good. The harness gives it to the floor as well.
- */
-export const MALLOC_TUNABLES = process.env.GLIBC_TUNABLES ?? 'glibc.malloc.mmap_threshold=65536'
-
-/** Asks the process for two full collections, then gives it time to finish and return pages to the kernel. */
+/** Asks the process for a full collection, then gives it time to finish and return pages to the kernel. */
 export async function collectGarbage(pid: number): Promise<void> {
   process.kill(pid, 'SIGWINCH')
   await sleep(1500)

@@ -126,8 +126,10 @@ export default fp<AuthOptions>(
     const verify = (token: string) => app.jwt.verify(token)
     const verified = new VerifiedTokens(VERIFIED_TOKENS)
     const authOf = (token: string) => {
-      let auth = verified.get(token) ?? null
-      if (!auth && (auth = claimsOf(verify, token))) verified.set(token, auth)
+      const known = verified.get(token)
+      if (known) return known
+      const auth = claimsOf(verify, token)
+      if (auth) verified.set(token, auth)
       return auth
     }
     app.decorateRequest('auth', null as unknown as AuthContext)

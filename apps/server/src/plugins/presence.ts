@@ -104,17 +104,11 @@ export class Presence {
     this.#grace.set(userId, timer)
   }
 
-  /**
-   * A connection of the user opened on this node: the user is online here until it ends, and then `after` runs
-   * (the connection's stream slot is let go). One callback per connection, held by the connection itself.
-   */
-  holdWhile(connection: HeldConnection, after: () => void): void {
+  /** A connection of the user opened on this node: the user is online here until it ends. */
+  holdWhile(connection: HeldConnection): void {
     const { userId } = connection
     this.connected(userId)
-    connection.whenEnded(() => {
-      this.disconnected(userId)
-      after()
-    })
+    connection.whenEnded(() => this.disconnected(userId))
   }
 
   /** Which of the users are online (as last announced). */

@@ -21,8 +21,8 @@ declare module 'fastify' {
 }
 
 const LEASE_MS = 45_000
-const nothing = () => {}
 const RENEW_MS = 15_000
+const nothing = () => {}
 
 // KEYS[1] the user's set; ARGV: now, lease expiry, member, max. Drops expired leases, then adds one if there is
 // room (1); at the cap, answers the members held, so the caller can drop those of nodes that are gone and ask again.

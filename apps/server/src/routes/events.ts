@@ -69,8 +69,9 @@ const eventRoutes: FastifyPluginAsyncTypebox<EventsOptions> = async (app, opts) 
       // nothing of this request, and Fastify logs the request as completed, its stream open.
       sink = chunkedSink(res)
       const stream = await attach(sink)
-      // Presence and the stream slot follow the stream, through one callback that holds nothing of the request.
-      app.presence.holdWhile(stream, release)
+      // Presence and the stream slot follow the stream, through callbacks that hold nothing of the request.
+      app.presence.holdWhile(stream)
+      stream.whenEnded(release)
       const ended = await endedMeanwhile()
       if (ended) stream.close(ended)
     } catch (err) {

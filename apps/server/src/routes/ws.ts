@@ -211,8 +211,9 @@ const wsRoutes: FastifyPluginAsyncTypebox<WsOptions> = async (app, opts) => {
       socket.close(1011, 'catch_up_failed')
       return
     }
-    // Presence and the stream slot follow the stream, through one callback that holds nothing of the request.
-    app.presence.holdWhile(stream, release)
+    // Presence and the stream slot follow the stream, through callbacks that hold nothing of the request.
+    app.presence.holdWhile(stream)
+    stream.whenEnded(release)
     if (!(await app.sessions.isLive(userId, sessionId))) stream.close('session_ended')
     commands.attached(stream)
   }
